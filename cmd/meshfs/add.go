@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
+)
+
+func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("add", "[options] FILE|DIR|-",
+		"Chunks a file (or, with -r, a directory tree; - for standard input) into\n"+
+			"content-addressed blocks and prints its CID, the same CID that\n"+
+			"`ipfs add --cid-version=1` gives for the same bytes. With --only-hash\n"+
+			"nothing is stored; with --repo the blocks go into that local repo,\n"+
+			"each one fsynced before the command reports success.", stderr)
+	onlyHash := fs.Bool("only-hash", false, "only compute the CID; store nothing")
+	quiet := fs.Bool("q", false, "print only the CID, on one line")
+	recursive := fs.Bool("r", false, "add a directory tree (every entry, hidden ones too)")
+	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
+	chunkSize := fs.Int("chunk-size", content.DefaultChunkSize, fmt.Sprintf("leaf size in bytes, %d to %d", content.MinChunkSize, content.MaxChunkSize))
+	progressMode := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr(fs, "give exactly one FILE, DIR or -")
+	}
+	if err := content.CheckChunkSize(*chunkSize); err != nil {
+		return usageErr(fs, "%v", err)
+	}
+	var dst content.BlockPutter = content.Discard
+	if !*onlyHash {
+		if *repo == "" {
+			return usageErr(fs, "give --repo DIR to store the blocks, or --only-hash")
+		}
+		store, err := openRepoStore(*repo, true)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		dst = store
+	}
+
+	name := pos[0]
+	var (
+		in    io.Reader
+		total int64
+		dir   bool
+	)
+	if name == "-" {
+		in = os.Stdin
+	} else {
+		info, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.IsDir() && !*recursive:
+			return fmt.Errorf("%s is a directory: use -r to add a tree", name)
+		case info.IsDir():
+			dir = true
+			total, err = treeSize(name)
+			if err != nil {
+				return err
+			}
+		default:
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in, total = f, info.Size()
+		}
+	}
+	bar, err := newProgress(stderr, *progressMode, "adding", total)
+	if err != nil {
+		return usageErr(fs, "%v", err)
+	}
+	fileOpts := content.ImportOptions{ChunkSize: *chunkSize}
+
+	var root cid.Cid
+	if dir {
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return err
+		}
+		var added []string
+		root, _, err = content.ImportTree(ctx, os.DirFS(abs), ".", dst, content.TreeOptions{
+			File:     fileOpts,
+			Progress: bar.Set,
+			Added: func(rel string, c cid.Cid, _ uint64) {
+				added = append(added, fmt.Sprintf("added %s %s", c, filepath.Join(filepath.Base(abs), rel)))
+			},
+		})
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		if !*quiet {
+			for _, line := range added {
+				fmt.Fprintln(stdout, line)
+			}
+			return nil
+		}
+	} else {
+		fileOpts.Progress = bar.Set
+		r, err := content.Import(ctx, in, dst, fileOpts)
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		root = r.CID
+		if !*quiet {
+			fmt.Fprintf(stdout, "added %s %s\n", root, filepath.Base(name))
+			return nil
+		}
+	}
+	fmt.Fprintln(stdout, root)
+	return nil
+}
+
+// treeSize adds up the sizes of the regular files under dir.
+func treeSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	return total, err
+}

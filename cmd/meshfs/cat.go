@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"meshfs/content"
+)
+
+func runCat(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cat", "[options] CID",
+		"Writes the bytes of the file CID to standard output. Every block is\n"+
+			"checked against its hash as it is read; a corrupt block stops the\n"+
+			"command with an error and is quarantined in the repo.", stderr)
+	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
+	offset := fs.Int64("offset", 0, "first byte to write")
+	length := fs.Int64("length", -1, "bytes to write (default: to the end)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr(fs, "give exactly one CID")
+	}
+	if *offset < 0 || *length < -1 {
+		return usageErr(fs, "--offset and --length must not be negative")
+	}
+	c, err := content.ParseCID(pos[0])
+	if err != nil {
+		return usageErr(fs, "%v", err)
+	}
+	store, err := openRepoStore(*repo, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	r, err := content.NewFileReader(ctx, store, c, 0)
+	if errors.Is(err, content.ErrNotFile) {
+		return fmt.Errorf("%s is not a file (a directory? try meshfs ls): %w", c, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n := *length
+	if n < 0 {
+		n = r.Size()
+	}
+	rng, err := r.Range(*offset, n)
+	if err != nil {
+		return err
+	}
+	defer rng.Close()
+	w := bufio.NewWriterSize(stdout, 1<<20)
+	if _, err := io.Copy(w, rng); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ls", "[options] CID",
+		"Lists the entries of the UnixFS directory CID (basic or HAMT-sharded),\n"+
+			"one a line: CID, cumulative size in bytes, name.", stderr)
+	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr(fs, "give exactly one CID")
+	}
+	c, err := content.ParseCID(pos[0])
+	if err != nil {
+		return usageErr(fs, "%v", err)
+	}
+	store, err := openRepoStore(*repo, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	entries, err := content.ReadDirectory(ctx, store, c)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	for _, e := range entries {
+		fmt.Fprintf(w, "%s %d %s\n", e.CID, e.Tsize, e.Name)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"meshfs/content"
+)
+
+// repoBlocksDir is where a repo keeps its block store.
+const repoBlocksDir = "blocks"
+
+// repoFlagHelp documents --repo for every command that takes it.
+const repoFlagHelp = "the local repo `DIR` (default $MESHFS_REPO)"
+
+// openRepoStore opens the block store of the repo in dir, creating it if
+// create is set.
+func openRepoStore(dir string, create bool) (*content.DiskStore, error) {
+	if dir == "" {
+		return nil, errors.New("no repo: give --repo DIR or set MESHFS_REPO")
+	}
+	blocks := filepath.Join(dir, repoBlocksDir)
+	if !create {
+		if _, err := os.Stat(blocks); err != nil {
+			return nil, fmt.Errorf("no repo at %s: %w", dir, err)
+		}
+	}
+	return content.OpenDiskStore(blocks)
+}

@@ -1,0 +1,383 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"io/fs"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+var _ Store = (*DiskStore)(nil)
+
+// Layout of a DiskStore folder.
+const (
+	diskFormatFile  = "FORMAT"
+	diskFormat      = "meshfs-blockstore 1\n"
+	diskTmpDir      = ".tmp"
+	diskQuarantine  = ".quarantine"
+	diskShardChars  = 2
+	diskLockStripes = 256
+)
+
+// DiskStore keeps each block in a file of its own, named by its CID, in
+// 1024 shard folders (by the CID string's next-to-last two characters, as
+// IPFS's flatfs does).
+//
+// Put writes a temporary file, fsyncs it, renames it into place and fsyncs
+// the shard folder before it returns, so an acknowledged block survives a
+// crash and a torn write is never visible under a block's name. Get checks
+// every block against its CID; a file that fails is moved to the
+// quarantine folder and reported as a *CorruptBlockError, never returned.
+type DiskStore struct {
+	dir     string
+	seed    maphash.Seed
+	stripes [diskLockStripes]sync.Mutex // serialize Put/Delete/quarantine per CID
+	blocks  atomic.Int64
+	bytes   atomic.Int64
+	closed  atomic.Bool
+}
+
+// OpenDiskStore opens (creating it if needed) the store in dir. It removes
+// temporary files a crash left behind and counts the blocks held.
+func OpenDiskStore(dir string) (*DiskStore, error) {
+	s := &DiskStore{dir: dir, seed: maphash.MakeSeed()}
+	if err := s.init(); err != nil {
+		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
+	}
+	if err := s.recount(); err != nil {
+		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func (s *DiskStore) init() error {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return err
+	}
+	format, err := os.ReadFile(filepath.Join(s.dir, diskFormatFile))
+	switch {
+	case err == nil && string(format) != diskFormat:
+		return fmt.Errorf("unknown store format %q", format)
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		if err := s.create(); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	// A crash may leave temporary files; they were never acknowledged.
+	tmp := filepath.Join(s.dir, diskTmpDir)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	return os.Mkdir(tmp, 0o755)
+}
+
+// create lays out a new store; the format file is written last, so a
+// store without it is incomplete and is laid out again.
+func (s *DiskStore) create() error {
+	for _, d := range []string{diskTmpDir, diskQuarantine} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, a := range base32Alphabet {
+		for _, b := range base32Alphabet {
+			if err := os.MkdirAll(filepath.Join(s.dir, string([]rune{a, b})), 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), filepath.Join(s.dir, diskTmpDir))
+}
+
+const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+func (s *DiskStore) recount() error {
+	var blocks, bytes int64
+	for c, err := range s.All(context.Background()) {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(s.path(c.String()))
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		blocks++
+		bytes += fi.Size()
+	}
+	s.blocks.Store(blocks)
+	s.bytes.Store(bytes)
+	return nil
+}
+
+func (s *DiskStore) path(key string) string {
+	n := len(key)
+	return filepath.Join(s.dir, key[n-1-diskShardChars:n-1], key)
+}
+
+func (s *DiskStore) stripe(c cid.Cid) *sync.Mutex {
+	return &s.stripes[maphash.String(s.seed, c.KeyString())%diskLockStripes]
+}
+
+// Put implements BlockPutter; the block is durable when it returns.
+func (s *DiskStore) Put(ctx context.Context, b Block) error {
+	if s.closed.Load() {
+		return ErrStoreClosed
+	}
+	if !b.Defined() {
+		return fmt.Errorf("%w: undefined block", ErrUnsupportedCID)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := b.cid.String()
+	p := s.path(key)
+	mu := s.stripe(b.cid)
+	mu.Lock()
+	defer mu.Unlock()
+	old, err := os.Lstat(p)
+	if err == nil && old.Size() == int64(b.Size()) {
+		return nil // already held; Get verifies it on every read
+	}
+	if err := writeFileAtomic(p, b.data, filepath.Join(s.dir, diskTmpDir)); err != nil {
+		return fmt.Errorf("content: put %s: %w", b.cid, err)
+	}
+	if old != nil {
+		s.blocks.Add(-1)
+		s.bytes.Add(-old.Size())
+	}
+	s.blocks.Add(1)
+	s.bytes.Add(int64(b.Size()))
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file in tmpDir, fsyncs it,
+// renames it to path and fsyncs path's folder.
+func writeFileAtomic(path string, data []byte, tmpDir string) (err error) {
+	f, err := os.CreateTemp(tmpDir, filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Get implements BlockGetter. The bytes are verified against c; a mismatch
+// quarantines the file and returns a *CorruptBlockError.
+func (s *DiskStore) Get(ctx context.Context, c cid.Cid) (Block, error) {
+	if s.closed.Load() {
+		return Block{}, ErrStoreClosed
+	}
+	if err := CheckCID(c); err != nil {
+		return Block{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Block{}, err
+	}
+	p := s.path(c.String())
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Block{}, notFound(c)
+	}
+	if err != nil {
+		return Block{}, fmt.Errorf("content: get %s: %w", c, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Block{}, fmt.Errorf("content: get %s: %w", c, err)
+	}
+	if fi.Size() > MaxBlockSize {
+		return Block{}, s.quarantine(c, fi, fmt.Errorf("%w: file is %d bytes", ErrBlockTooLarge, fi.Size()))
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return Block{}, fmt.Errorf("content: get %s: %w", c, err)
+	}
+	b, err := BlockFromCID(c, data)
+	if err != nil {
+		return Block{}, s.quarantine(c, fi, err)
+	}
+	return b, nil
+}
+
+// quarantine moves the corrupt file (the one described by read, unless a
+// Put replaced it meanwhile) out of the store.
+func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error {
+	cerr := &CorruptBlockError{CID: c, Reason: reason}
+	mu := s.stripe(c)
+	mu.Lock()
+	defer mu.Unlock()
+	p := s.path(c.String())
+	now, err := os.Lstat(p)
+	if err != nil || !os.SameFile(now, read) {
+		return cerr // already gone or replaced by a Put
+	}
+	q := filepath.Join(s.dir, diskQuarantine, c.String()+"."+strconv.FormatInt(time.Now().UnixNano(), 10))
+	if err := os.Rename(p, q); err != nil {
+		return cerr
+	}
+	_ = syncDir(filepath.Dir(p))
+	cerr.Quarantined = q
+	s.blocks.Add(-1)
+	s.bytes.Add(-now.Size())
+	return cerr
+}
+
+// Has implements Store. It does not read or verify the block.
+func (s *DiskStore) Has(_ context.Context, c cid.Cid) (bool, error) {
+	if s.closed.Load() {
+		return false, ErrStoreClosed
+	}
+	if err := CheckCID(c); err != nil {
+		return false, err
+	}
+	_, err := os.Lstat(s.path(c.String()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Delete implements Store; the removal is durable when it returns.
+func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
+	if s.closed.Load() {
+		return ErrStoreClosed
+	}
+	if err := CheckCID(c); err != nil {
+		return err
+	}
+	p := s.path(c.String())
+	mu := s.stripe(c)
+	mu.Lock()
+	defer mu.Unlock()
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("content: delete %s: %w", c, err)
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("content: delete %s: %w", c, err)
+	}
+	s.blocks.Add(-1)
+	s.bytes.Add(-fi.Size())
+	return syncDir(filepath.Dir(p))
+}
+
+// All implements Store, shard by shard.
+func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
+	return func(yield func(cid.Cid, error) bool) {
+		for name, err := range s.names() {
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(cid.Undef, err)
+				return
+			}
+			c, err := cid.Decode(name)
+			if err != nil || CheckCID(c) != nil {
+				continue // not a block file
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
+
+// names yields the file names in every shard.
+func (s *DiskStore) names() iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if s.closed.Load() {
+			yield("", ErrStoreClosed)
+			return
+		}
+		shards, err := os.ReadDir(s.dir)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		for _, sh := range shards {
+			if !sh.IsDir() || len(sh.Name()) != diskShardChars {
+				continue
+			}
+			entries, err := os.ReadDir(filepath.Join(s.dir, sh.Name()))
+			if err != nil {
+				yield("", err)
+				return
+			}
+			names := make([]string, 0, len(entries))
+			for _, e := range entries {
+				if e.Type().IsRegular() {
+					names = append(names, e.Name())
+				}
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				if !yield(n, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Stat implements Store from counters kept since Open.
+func (s *DiskStore) Stat(context.Context) (StoreStat, error) {
+	if s.closed.Load() {
+		return StoreStat{}, ErrStoreClosed
+	}
+	return StoreStat{Blocks: s.blocks.Load(), Bytes: s.bytes.Load()}, nil
+}
+
+// Dir returns the store's folder.
+func (s *DiskStore) Dir() string { return s.dir }
+
+// Close implements Store. Every Put that returned is already durable.
+func (s *DiskStore) Close() error {
+	s.closed.Store(true)
+	return nil
+}

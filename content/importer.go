@@ -1,0 +1,207 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/ipfs/go-cid"
+	"golang.org/x/sync/errgroup"
+)
+
+// BlockPutter takes blocks. Put must not keep b.Data() after it returns:
+// the importer reuses the buffer.
+type BlockPutter interface {
+	Put(ctx context.Context, b Block) error
+}
+
+// Discard is a BlockPutter that drops every block: Import into Discard
+// only computes the CID (`add --only-hash`).
+var Discard BlockPutter = discard{}
+
+type discard struct{}
+
+func (discard) Put(context.Context, Block) error { return nil }
+
+// ImportOptions tune Import. The zero value is IPFS's defaults.
+type ImportOptions struct {
+	ChunkSize    int // bytes per leaf; 0 means DefaultChunkSize
+	LinksPerNode int // fan-out of internal nodes; 0 means DefaultLinksPerNode
+	// Parallel is how many leaves are hashed and stored at once; 0 means
+	// max(4, 2*GOMAXPROCS), enough to keep every core hashing while some
+	// leaves wait on the store.
+	Parallel int
+	// Progress, if set, is called from Import's goroutine with the number of
+	// input bytes whose blocks are stored, each time that grows.
+	Progress func(done int64)
+}
+
+func (o ImportOptions) withDefaults() (ImportOptions, error) {
+	if o.ChunkSize == 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if err := CheckChunkSize(o.ChunkSize); err != nil {
+		return o, err
+	}
+	if o.LinksPerNode == 0 {
+		o.LinksPerNode = DefaultLinksPerNode
+	}
+	if o.Parallel == 0 {
+		o.Parallel = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.Parallel < 1 {
+		return o, fmt.Errorf("%w: parallel %d", ErrInvalidOption, o.Parallel)
+	}
+	return o, nil
+}
+
+// Import chunks r, stores the file's blocks in dst and returns the root of
+// its UnixFS DAG. Leaves are hashed and stored several at a time; Import
+// returns only after every block has been accepted by dst. On error some
+// blocks may have been stored; nothing refers to them.
+func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOptions) (FileRoot, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return FileRoot{}, err
+	}
+	builder, err := NewFileBuilder(opts.LinksPerNode)
+	if err != nil {
+		return FileRoot{}, err
+	}
+	chunker, err := NewChunker(r, opts.ChunkSize)
+	if err != nil {
+		return FileRoot{}, err
+	}
+
+	type job struct {
+		seq int
+		buf []byte // the pooled buffer
+		n   int
+	}
+	type leaf struct {
+		seq  int
+		cid  cid.Cid
+		size int
+	}
+	// free holds the buffers; 2*Parallel bounds memory and lets the reader
+	// run ahead of slow leaves.
+	free := make(chan []byte, 2*opts.Parallel)
+	for range cap(free) {
+		free <- make([]byte, opts.ChunkSize)
+	}
+	jobs := make(chan job, opts.Parallel)
+	leaves := make(chan leaf, cap(free))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { // reader
+		defer close(jobs)
+		for seq := 0; ; seq++ {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			chunk, err := chunker.Next(buf)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			select {
+			case jobs <- job{seq: seq, buf: buf, n: len(chunk)}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+	})
+	var workers errgroup.Group
+	for range opts.Parallel {
+		workers.Go(func() error {
+			for j := range jobs {
+				blk, err := NewRawBlock(j.buf[:j.n])
+				if err == nil {
+					err = dst.Put(gctx, blk)
+				}
+				if err != nil {
+					return err
+				}
+				free <- j.buf
+				select {
+				case leaves <- leaf{seq: j.seq, cid: blk.CID(), size: j.n}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(leaves)
+		return workers.Wait()
+	})
+
+	// Feed leaves to the builder in input order.
+	var (
+		pending  = make(map[int]leaf)
+		next     int
+		done     int64
+		buildErr error
+	)
+	for l := range leaves {
+		if buildErr != nil {
+			continue // drain so the workers can finish
+		}
+		pending[l.seq] = l
+		for {
+			l, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			nodes, err := builder.AddLeaf(l.cid, l.size)
+			if err == nil {
+				err = putAll(gctx, dst, nodes)
+			}
+			if err != nil {
+				buildErr = err
+				cancel() // stop reading and hashing; the loop drains
+				break
+			}
+			done += int64(l.size)
+			if opts.Progress != nil {
+				opts.Progress(done)
+			}
+		}
+	}
+	err = g.Wait()
+	if buildErr != nil {
+		return FileRoot{}, buildErr
+	}
+	if err != nil {
+		return FileRoot{}, err
+	}
+	root, nodes, err := builder.Finish()
+	if err != nil {
+		return FileRoot{}, err
+	}
+	if err := putAll(ctx, dst, nodes); err != nil {
+		return FileRoot{}, err
+	}
+	return root, nil
+}
+
+func putAll(ctx context.Context, dst BlockPutter, blocks []Block) error {
+	for _, b := range blocks {
+		if err := dst.Put(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
