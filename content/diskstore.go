@@ -19,7 +19,10 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-var _ Store = (*DiskStore)(nil)
+var (
+	_ Store        = (*DiskStore)(nil)
+	_ BufferGetter = (*DiskStore)(nil)
+)
 
 // Layout of a DiskStore folder.
 const (
@@ -44,19 +47,23 @@ type DiskStore struct {
 	dir     string
 	seed    maphash.Seed
 	stripes [diskLockStripes]sync.Mutex // serialize Put/Delete/quarantine per CID
+	closed  atomic.Bool
+
+	// The counters are computed by the first Stat (a walk of every shard),
+	// so that opening a store to read one file stays cheap. Put, Delete
+	// and quarantine hold countMu shared while they change a file and its
+	// count; the walk holds it exclusively.
+	countMu sync.RWMutex
+	counted bool
 	blocks  atomic.Int64
 	bytes   atomic.Int64
-	closed  atomic.Bool
 }
 
 // OpenDiskStore opens (creating it if needed) the store in dir. It removes
-// temporary files a crash left behind and counts the blocks held.
+// temporary files a crash left behind.
 func OpenDiskStore(dir string) (*DiskStore, error) {
 	s := &DiskStore{dir: dir, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
-		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
-	}
-	if err := s.recount(); err != nil {
 		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
 	}
 	return s, nil
@@ -106,6 +113,16 @@ func (s *DiskStore) create() error {
 
 const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
+// count adds a block of the given size (negative: removes) to the counters,
+// once they exist. The caller holds countMu shared.
+func (s *DiskStore) count(blocks, bytes int64) {
+	if s.counted {
+		s.blocks.Add(blocks)
+		s.bytes.Add(bytes)
+	}
+}
+
+// recount walks the store to set the counters; the caller holds countMu.
 func (s *DiskStore) recount() error {
 	var blocks, bytes int64
 	for c, err := range s.All(context.Background()) {
@@ -121,6 +138,7 @@ func (s *DiskStore) recount() error {
 	}
 	s.blocks.Store(blocks)
 	s.bytes.Store(bytes)
+	s.counted = true
 	return nil
 }
 
@@ -149,6 +167,8 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	mu := s.stripe(b.cid)
 	mu.Lock()
 	defer mu.Unlock()
+	s.countMu.RLock()
+	defer s.countMu.RUnlock()
 	old, err := os.Lstat(p)
 	if err == nil && old.Size() == int64(b.Size()) {
 		return nil // already held; Get verifies it on every read
@@ -157,11 +177,9 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 		return fmt.Errorf("content: put %s: %w", b.cid, err)
 	}
 	if old != nil {
-		s.blocks.Add(-1)
-		s.bytes.Add(-old.Size())
+		s.count(-1, -old.Size())
 	}
-	s.blocks.Add(1)
-	s.bytes.Add(int64(b.Size()))
+	s.count(1, int64(b.Size()))
 	return nil
 }
 
@@ -205,6 +223,12 @@ func syncDir(dir string) error {
 // Get implements BlockGetter. The bytes are verified against c; a mismatch
 // quarantines the file and returns a *CorruptBlockError.
 func (s *DiskStore) Get(ctx context.Context, c cid.Cid) (Block, error) {
+	return s.GetBuffer(ctx, c, nil)
+}
+
+// GetBuffer implements BufferGetter: Get, reading into buf when it is large
+// enough.
+func (s *DiskStore) GetBuffer(ctx context.Context, c cid.Cid, buf []byte) (Block, error) {
 	if s.closed.Load() {
 		return Block{}, ErrStoreClosed
 	}
@@ -230,7 +254,11 @@ func (s *DiskStore) Get(ctx context.Context, c cid.Cid) (Block, error) {
 	if fi.Size() > MaxBlockSize {
 		return Block{}, s.quarantine(c, fi, fmt.Errorf("%w: file is %d bytes", ErrBlockTooLarge, fi.Size()))
 	}
-	data := make([]byte, fi.Size())
+	data := buf[:0]
+	if int64(cap(buf)) < fi.Size() {
+		data = make([]byte, fi.Size())
+	}
+	data = data[:fi.Size()]
 	if _, err := io.ReadFull(f, data); err != nil {
 		return Block{}, fmt.Errorf("content: get %s: %w", c, err)
 	}
@@ -248,6 +276,8 @@ func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error 
 	mu := s.stripe(c)
 	mu.Lock()
 	defer mu.Unlock()
+	s.countMu.RLock()
+	defer s.countMu.RUnlock()
 	p := s.path(c.String())
 	now, err := os.Lstat(p)
 	if err != nil || !os.SameFile(now, read) {
@@ -259,8 +289,7 @@ func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error 
 	}
 	_ = syncDir(filepath.Dir(p))
 	cerr.Quarantined = q
-	s.blocks.Add(-1)
-	s.bytes.Add(-now.Size())
+	s.count(-1, -now.Size())
 	return cerr
 }
 
@@ -291,6 +320,8 @@ func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 	mu := s.stripe(c)
 	mu.Lock()
 	defer mu.Unlock()
+	s.countMu.RLock()
+	defer s.countMu.RUnlock()
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -301,8 +332,7 @@ func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("content: delete %s: %w", c, err)
 	}
-	s.blocks.Add(-1)
-	s.bytes.Add(-fi.Size())
+	s.count(-1, -fi.Size())
 	return syncDir(filepath.Dir(p))
 }
 
@@ -365,10 +395,25 @@ func (s *DiskStore) names() iter.Seq2[string, error] {
 	}
 }
 
-// Stat implements Store from counters kept since Open.
+// Stat implements Store. The first call walks the store; later calls read
+// counters kept up to date since.
 func (s *DiskStore) Stat(context.Context) (StoreStat, error) {
 	if s.closed.Load() {
 		return StoreStat{}, ErrStoreClosed
+	}
+	s.countMu.RLock()
+	counted := s.counted
+	s.countMu.RUnlock()
+	if !counted {
+		s.countMu.Lock()
+		err := error(nil)
+		if !s.counted {
+			err = s.recount()
+		}
+		s.countMu.Unlock()
+		if err != nil {
+			return StoreStat{}, fmt.Errorf("content: counting blocks in %s: %w", s.dir, err)
+		}
 	}
 	return StoreStat{Blocks: s.blocks.Load(), Bytes: s.bytes.Load()}, nil
 }

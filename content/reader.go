@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -36,8 +38,9 @@ type FileReader struct {
 	root      *fileNode
 	readAhead int
 
-	mu    sync.Mutex // guards nodes
+	mu    sync.Mutex // guards nodes and free
 	nodes map[cid.Cid]*fileNode
+	free  [][]byte // leaf buffers to reuse, when getter is a BufferGetter
 
 	pos    int64
 	stream *stream // the sequential stream at pos, nil after a Seek
@@ -112,6 +115,9 @@ func (r *FileReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (r *FileReader) sequential() (*stream, error) {
+	if r.ctx.Err() != nil {
+		return nil, fs.ErrClosed
+	}
 	if r.stream == nil {
 		if r.pos >= r.Size() {
 			return &stream{}, nil
@@ -156,6 +162,9 @@ func (r *FileReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("content: read at negative offset %d", off)
 	}
+	if r.ctx.Err() != nil {
+		return 0, fs.ErrClosed
+	}
 	if off >= r.Size() {
 		return 0, io.EOF
 	}
@@ -190,7 +199,20 @@ func (r *FileReader) Range(off, n int64) (io.ReadCloser, error) {
 
 // fetch gets c and checks it is the block asked for.
 func (r *FileReader) fetch(ctx context.Context, c cid.Cid) (Block, error) {
-	b, err := r.getter.Get(ctx, c)
+	return r.fetchInto(ctx, c, nil)
+}
+
+// fetchInto is fetch, reading into buf if the getter can.
+func (r *FileReader) fetchInto(ctx context.Context, c cid.Cid, buf []byte) (Block, error) {
+	var (
+		b   Block
+		err error
+	)
+	if bg, ok := r.getter.(BufferGetter); ok && buf != nil {
+		b, err = bg.GetBuffer(ctx, c, buf)
+	} else {
+		b, err = r.getter.Get(ctx, c)
+	}
 	if err != nil {
 		return Block{}, err
 	}
@@ -230,6 +252,36 @@ func (r *FileReader) node(ctx context.Context, c cid.Cid, size uint64) (*fileNod
 	return n, nil
 }
 
+// buffer returns a buffer of at least size bytes for a leaf, or nil if the
+// getter cannot fill one.
+func (r *FileReader) buffer(size uint64) []byte {
+	if _, ok := r.getter.(BufferGetter); !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.free) - 1; i >= 0; i-- {
+		if b := r.free[i]; uint64(cap(b)) >= size {
+			r.free = append(r.free[:i], r.free[i+1:]...)
+			return b[:cap(b)]
+		}
+	}
+	return make([]byte, size)
+}
+
+// release returns a leaf buffer for reuse; the free list holds a little
+// more than one read-ahead window.
+func (r *FileReader) release(b []byte) {
+	if b == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.free) < 2*r.readAhead {
+		r.free = append(r.free, b)
+	}
+}
+
 // decodeFileNode decodes a dag-pb UnixFS file (or raw) node and checks that
 // its sizes add up.
 func decodeFileNode(b Block) (*fileNode, error) {
@@ -258,8 +310,8 @@ func decodeFileNode(b Block) (*fileNode, error) {
 		if err := CheckCID(pb.Links[i].CID); err != nil {
 			return nil, fmt.Errorf("%s link %d: %w", b.CID(), i, err)
 		}
-		if n.size+s < n.size {
-			return nil, malformed("%s sizes overflow", b.CID())
+		if s > math.MaxInt64-n.size {
+			return nil, malformed("%s sizes add up past the largest file", b.CID())
 		}
 		n.size += s
 	}
@@ -282,6 +334,7 @@ type piece struct {
 
 type pieceResult struct {
 	data []byte
+	buf  []byte // the reader's buffer data lives in, to release when consumed
 	err  error
 }
 
@@ -303,6 +356,7 @@ type stream struct {
 	left   uint64 // bytes the cursor has yet to hand out
 	queue  []*piece
 	cur    []byte // unread part of the head piece
+	curBuf []byte // the buffer cur lives in, released once cur is used up
 	err    error
 }
 
@@ -388,15 +442,18 @@ func (s *stream) fill() error {
 		if p.data == nil && p.size > 0 {
 			p.result = make(chan pieceResult, 1)
 			go func() {
-				b, err := s.r.fetch(s.ctx, p.leaf)
+				buf := s.r.buffer(p.full)
+				b, err := s.r.fetchInto(s.ctx, p.leaf, buf)
+				res := pieceResult{buf: buf}
 				switch {
 				case err != nil:
+					res.err = err
 				case uint64(b.Size()) != p.full:
-					err = malformed("leaf %s is %d bytes, its parent says %d", p.leaf, b.Size(), p.full)
+					res.err = malformed("leaf %s is %d bytes, its parent says %d", p.leaf, b.Size(), p.full)
 				default:
-					p.data = b.Data()[p.skip : p.skip+p.size]
+					res.data = b.Data()[p.skip : p.skip+p.size]
 				}
-				p.result <- pieceResult{data: p.data, err: err}
+				p.result <- res
 			}()
 		}
 		s.queue = append(s.queue, p)
@@ -410,6 +467,8 @@ func (s *stream) head() error {
 		return s.err
 	}
 	for len(s.cur) == 0 {
+		s.r.release(s.curBuf)
+		s.curBuf = nil
 		if err := s.fill(); err != nil {
 			s.err = err
 			return err
@@ -427,7 +486,7 @@ func (s *stream) head() error {
 				s.close()
 				return res.err
 			}
-			s.cur = res.data
+			s.cur, s.curBuf = res.data, res.buf
 		} else {
 			s.cur = p.data
 		}

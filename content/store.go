@@ -23,6 +23,15 @@ type Store interface {
 	Close() error
 }
 
+// BufferGetter is an optional ability of a BlockGetter: reading a block
+// into a buffer the caller owns, so that a reader streaming a large file
+// reuses a few buffers instead of allocating one per block. The returned
+// block's data aliases buf when cap(buf) is large enough; the caller must
+// not reuse buf while it still uses the block.
+type BufferGetter interface {
+	GetBuffer(ctx context.Context, c cid.Cid, buf []byte) (Block, error)
+}
+
 // StoreStat is a store's size accounting.
 type StoreStat struct {
 	Blocks int64

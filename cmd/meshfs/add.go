@@ -12,7 +12,8 @@ import (
 	"meshfs/content"
 )
 
-func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAdd(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errout
 	fs := newFlags("add", "[options] FILE|DIR|-",
 		"Chunks a file (or, with -r, a directory tree; - for standard input) into\n"+
 			"content-addressed blocks and prints its CID, the same CID that\n"+
@@ -55,7 +56,7 @@ func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		dir   bool
 	)
 	if name == "-" {
-		in = os.Stdin
+		in = std.in
 	} else {
 		info, err := os.Stat(name)
 		if err != nil {

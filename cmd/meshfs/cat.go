@@ -11,7 +11,8 @@ import (
 	"meshfs/content"
 )
 
-func runCat(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runCat(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errout
 	fs := newFlags("cat", "[options] CID",
 		"Writes the bytes of the file CID to standard output. Every block is\n"+
 			"checked against its hash as it is read; a corrupt block stops the\n"+
@@ -62,7 +63,8 @@ func runCat(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return w.Flush()
 }
 
-func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runLs(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errout
 	fs := newFlags("ls", "[options] CID",
 		"Lists the entries of the UnixFS directory CID (basic or HAMT-sharded),\n"+
 			"one a line: CID, cumulative size in bytes, name.", stderr)

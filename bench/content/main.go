@@ -1,0 +1,409 @@
+// Command content measures the throughput of meshfs's content path on this
+// machine and compares it with raw SHA-256 measured in the same run:
+//
+//	go run ./bench/content --bin bin/meshfs
+//
+// (`make bench` builds bin/meshfs and runs this.) It generates a fixture file
+// (--size bytes, 1 GiB by default; not timed), imports it once into a repo
+// to read back from, checks that the CIDs agree and that `meshfs cat`
+// returns the file's bytes, and then times, --runs times each:
+//
+//   - raw sha256: crypto/sha256.Sum256 over 256 KiB buffers, in this
+//     process, on one core, for as many bytes as the file holds;
+//   - meshfs add --only-hash -q FILE;
+//   - meshfs add --repo REPO -q FILE, into a new empty repo each time (the
+//     page cache is synced before each run, and the repo removed after);
+//   - meshfs cat --repo REPO CID, to /dev/null.
+//
+// The measures are taken in rounds (one of each per round), so drift in the
+// machine's speed affects them all alike. Each is reported as the median,
+// min and max MB/s (1 MB = 1e6 bytes) and as a ratio to the median raw
+// SHA-256 MB/s, against an informational target. The exit status is 0
+// whether or not the targets are met, and 1 if a correctness check fails
+// or a command fails.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"meshfs/internal/fixture"
+)
+
+// hashBufSize is the buffer size of the raw SHA-256 reference: the
+// importer's default chunk size.
+const hashBufSize = 256 << 10
+
+// measure is one row of the report.
+type measure struct {
+	key    string  // machine-readable name, BENCH <key>_mbps=...
+	label  string  // row label
+	target float64 // minimum ratio to raw sha256; 0 for none
+	mbps   []float64
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\nbench/content: FAIL: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) (err error) {
+	bin := flag.String("bin", "bin/meshfs", "the meshfs binary to measure")
+	size := flag.Int64("size", 1<<30, "bytes in the generated file")
+	runs := flag.Int("runs", 3, "timed runs of each measure")
+	parent := flag.String("dir", "", "folder to create the temporary folder in (default: the system's temp folder)")
+	keep := flag.Bool("keep", false, "keep the temporary folder (the file and the repo read by cat; the repos added to are always removed)")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		flag.Usage()
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	if *size <= 0 {
+		return fmt.Errorf("--size must be positive, not %d", *size)
+	}
+	if *runs < 1 {
+		return fmt.Errorf("--runs must be at least 1, not %d", *runs)
+	}
+	binPath, err := filepath.Abs(*bin)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(binPath); err != nil {
+		return fmt.Errorf("the meshfs binary: %w (build it with make build)", err)
+	} else if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("the meshfs binary %s is not an executable file", binPath)
+	}
+	if *parent == "" {
+		*parent = os.TempDir()
+	}
+	// The file, the repo read by cat and one repo being added to.
+	if err := checkFreeSpace(*parent, 3*uint64(*size)+(256<<20)); err != nil {
+		return err
+	}
+
+	tmp, err := os.MkdirTemp(*parent, "meshfs-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if *keep {
+			fmt.Fprintf(os.Stderr, "bench/content: kept %s\n", tmp)
+			return
+		}
+		if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
+			err = fmt.Errorf("cleaning up: %w", rerr)
+		}
+	}()
+	m := &meshfs{ctx: ctx, bin: binPath}
+
+	// Setup, not timed.
+	logf("generating %s (%d bytes) in %s", humanSize(*size), *size, tmp)
+	file := filepath.Join(tmp, "input.bin")
+	fileSum, err := generate(file, *size)
+	if err != nil {
+		return fmt.Errorf("generating the file: %w", err)
+	}
+	logf("importing it into the repo cat reads from (not timed)")
+	catRepo := filepath.Join(tmp, "repo-cat")
+	wantCID, _, err := m.add("--repo", catRepo, "-q", file)
+	if err != nil {
+		return err
+	}
+	logf("CID %s; checking that cat returns the file's bytes (not timed)", wantCID)
+	if err := m.checkCat(catRepo, wantCID, *size, fileSum); err != nil {
+		return err
+	}
+	rawHash(min(*size, 64<<20)) // warm up
+
+	rawM := &measure{key: "raw_sha256", label: "raw sha256 (1 core)"}
+	onlyHashM := &measure{key: "add_only_hash", label: "add --only-hash", target: 0.85}
+	addRepoM := &measure{key: "add_disk_repo", label: "add to disk repo", target: 0.60}
+	catM := &measure{key: "cat_disk_repo", label: "cat from disk repo (verify)", target: 1.00}
+	measures := []*measure{rawM, onlyHashM, addRepoM, catM}
+	mbps := func(d time.Duration) float64 { return float64(*size) / 1e6 / d.Seconds() }
+
+	for round := 1; round <= *runs; round++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d := rawHash(*size)
+		rawM.mbps = append(rawM.mbps, mbps(d))
+		logf("round %d/%d: raw sha256 %.1f MB/s", round, *runs, mbps(d))
+
+		c, d, err := m.add("--only-hash", "-q", file)
+		if err != nil {
+			return err
+		}
+		if c != wantCID {
+			return fmt.Errorf("add --only-hash printed CID %s, add --repo printed %s", c, wantCID)
+		}
+		onlyHashM.mbps = append(onlyHashM.mbps, mbps(d))
+		logf("round %d/%d: add --only-hash %.1f MB/s", round, *runs, mbps(d))
+
+		repo, err := os.MkdirTemp(tmp, "repo-add-")
+		if err != nil {
+			return err
+		}
+		syscall.Sync()
+		c, d, err = m.add("--repo", repo, "-q", file)
+		if rerr := os.RemoveAll(repo); rerr != nil && err == nil {
+			err = fmt.Errorf("removing %s: %w", repo, rerr)
+		}
+		if err != nil {
+			return err
+		}
+		if c != wantCID {
+			return fmt.Errorf("add --repo printed CID %s in round %d, %s before", c, round, wantCID)
+		}
+		addRepoM.mbps = append(addRepoM.mbps, mbps(d))
+		logf("round %d/%d: add to disk repo %.1f MB/s", round, *runs, mbps(d))
+
+		d, err = m.catToDevNull(catRepo, wantCID)
+		if err != nil {
+			return err
+		}
+		catM.mbps = append(catM.mbps, mbps(d))
+		logf("round %d/%d: cat from disk repo %.1f MB/s", round, *runs, mbps(d))
+	}
+
+	report(os.Stdout, *size, *runs, measures)
+	return nil
+}
+
+// meshfs runs the binary under test.
+type meshfs struct {
+	ctx context.Context
+	bin string
+}
+
+// command returns the command for args with stderr passed through.
+func (m *meshfs) command(args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(m.ctx, m.bin, args...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// add runs `meshfs add args...` (with -q) and returns the CID it printed and
+// the wall time it took.
+func (m *meshfs) add(args ...string) (string, time.Duration, error) {
+	var out bytes.Buffer
+	cmd := m.command(append([]string{"add"}, args...)...)
+	cmd.Stdout = &out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return "", 0, fmt.Errorf("meshfs add %s: %w", strings.Join(args, " "), err)
+	}
+	c := strings.TrimSpace(out.String())
+	if c == "" || strings.ContainsAny(c, " \n") {
+		return "", 0, fmt.Errorf("meshfs add %s printed %q, not one CID", strings.Join(args, " "), out.String())
+	}
+	return c, d, nil
+}
+
+// catToDevNull times `meshfs cat --repo repo c > /dev/null`.
+func (m *meshfs) catToDevNull(repo, c string) (time.Duration, error) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer null.Close()
+	cmd := m.command("cat", "--repo", repo, c)
+	cmd.Stdout = null
+	start := time.Now()
+	err = cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("meshfs cat --repo %s %s: %w", repo, c, err)
+	}
+	return d, nil
+}
+
+// checkCat checks that `meshfs cat` writes size bytes whose SHA-256 is sum.
+func (m *meshfs) checkCat(repo, c string, size int64, sum []byte) error {
+	h := &countingHash{Hash: sha256.New()}
+	cmd := m.command("cat", "--repo", repo, c)
+	cmd.Stdout = h
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("meshfs cat --repo %s %s: %w", repo, c, err)
+	}
+	if h.n != size {
+		return fmt.Errorf("meshfs cat %s wrote %d bytes, the file has %d", c, h.n, size)
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, sum) {
+		return fmt.Errorf("meshfs cat %s wrote bytes with sha256 %x, the file's is %x", c, got, sum)
+	}
+	return nil
+}
+
+type countingHash struct {
+	hash.Hash
+	n int64
+}
+
+func (h *countingHash) Write(p []byte) (int, error) {
+	h.n += int64(len(p))
+	return h.Hash.Write(p)
+}
+
+// generate writes the first size fixture bytes to path, fsyncs them (so no
+// dirty pages are left to bias a later measure; they stay in the page
+// cache) and returns their SHA-256.
+func generate(path string, size int64) (sum []byte, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	if _, err := io.Copy(w, fixture.New(size)); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// hashBuf is the raw SHA-256 reference's input: fixture bytes, like the file.
+var hashBuf = fixture.Bytes(hashBufSize)
+
+// hashSink keeps the compiler from dropping the hashing.
+var hashSink [sha256.Size]byte
+
+// rawHash hashes total bytes as sha256.Sum256 calls over 256 KiB buffers on
+// the calling goroutine, and returns the time taken.
+func rawHash(total int64) time.Duration {
+	runtime.GC()
+	start := time.Now()
+	for left := total; left > 0; left -= hashBufSize {
+		s := sha256.Sum256(hashBuf[:min(left, hashBufSize)])
+		hashSink[0] ^= s[0]
+	}
+	return time.Since(start)
+}
+
+// report prints the table and the BENCH lines.
+func report(w io.Writer, size int64, runs int, measures []*measure) {
+	raw := median(measures[0].mbps)
+	fmt.Fprintf(w, "\nmeshfs content bench: %s file, %d runs each, GOMAXPROCS=%d (%d CPUs), %s %s/%s\n",
+		humanSize(size), runs, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if cpu := cpuModel(); cpu != "" {
+		fmt.Fprintf(w, "cpu: %s\n", cpu)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "measure\tmedian MB/s\t(min..max)\tratio to sha256\t(min..max)\ttarget\tstatus")
+	for _, m := range measures {
+		med, lo, hi := median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
+		target, status := "", ""
+		if m.target > 0 {
+			target = fmt.Sprintf(">= %.2f", m.target)
+			status = metOrBelow(med/raw, m.target)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t(%.1f..%.1f)\t%.2f\t(%.2f..%.2f)\t%s\t%s\n",
+			m.label, med, lo, hi, med/raw, lo/raw, hi/raw, target, status)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, m := range measures {
+		med, lo, hi := median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
+		line := fmt.Sprintf("BENCH %s_mbps=%.1f min_mbps=%.1f max_mbps=%.1f ratio=%.3f ratio_min=%.3f ratio_max=%.3f runs=%d",
+			m.key, med, lo, hi, med/raw, lo/raw, hi/raw, len(m.mbps))
+		if m.target > 0 {
+			line += fmt.Sprintf(" target=%.2f status=%s", m.target, metOrBelow(med/raw, m.target))
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func metOrBelow(ratio, target float64) string {
+	if ratio >= target {
+		return "MET"
+	}
+	return "BELOW"
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// cpuModel returns the processor's name from /proc/cpuinfo, or "".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// checkFreeSpace fails if the file system holding dir has fewer than need
+// bytes available.
+func checkFreeSpace(dir string, need uint64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return nil // unknown; let the writes fail if it is short
+	}
+	if free := uint64(st.Bavail) * uint64(st.Bsize); free < need {
+		return fmt.Errorf("%s has %s free, the bench needs about %s (use --dir or a smaller --size)",
+			dir, humanSize(int64(free)), humanSize(int64(need)))
+	}
+	return nil
+}
+
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench/content: "+format+"\n", a...)
+}

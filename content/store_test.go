@@ -1,0 +1,397 @@
+package content_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
+)
+
+// stores lists the Store implementations for the contract tests.
+var stores = []struct {
+	name string
+	open func(t *testing.T) content.Store
+}{
+	{"mem", func(*testing.T) content.Store { return content.NewMemStore() }},
+	{"disk", func(t *testing.T) content.Store {
+		s, err := content.OpenDiskStore(filepath.Join(t.TempDir(), "blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
+func TestStoreContract(t *testing.T) {
+	for _, impl := range stores {
+		t.Run(impl.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := impl.open(t)
+			defer s.Close()
+			r := testRand(t)
+			var blocks []content.Block
+			for i := range 20 {
+				b, err := content.NewRawBlock(randomBytes(r, i*1000))
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocks = append(blocks, b)
+			}
+			if _, err := s.Get(ctx, blocks[0].CID()); !errors.Is(err, content.ErrNotFound) {
+				t.Fatalf("Get of a missing block: %v, want ErrNotFound", err)
+			}
+			var total int64
+			for _, b := range blocks {
+				if err := s.Put(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				total += int64(b.Size())
+			}
+			if err := s.Put(ctx, blocks[3]); err != nil { // idempotent
+				t.Fatal(err)
+			}
+			st, err := s.Stat(ctx)
+			if err != nil || st.Blocks != 20 || st.Bytes != total {
+				t.Fatalf("Stat = %+v, %v; want 20 blocks, %d bytes", st, err, total)
+			}
+			for _, b := range blocks {
+				got, err := s.Get(ctx, b.CID())
+				if err != nil || string(got.Data()) != string(b.Data()) || !got.CID().Equals(b.CID()) {
+					t.Fatalf("Get %s: %v", b.CID(), err)
+				}
+				if ok, err := s.Has(ctx, b.CID()); !ok || err != nil {
+					t.Fatalf("Has %s = %v, %v", b.CID(), ok, err)
+				}
+			}
+			seen := map[cid.Cid]bool{}
+			for c, err := range s.All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[c] = true
+			}
+			if len(seen) != 20 {
+				t.Fatalf("All yielded %d blocks, want 20", len(seen))
+			}
+			for _, b := range blocks[:5] {
+				if err := s.Delete(ctx, b.CID()); err != nil {
+					t.Fatal(err)
+				}
+				total -= int64(b.Size())
+			}
+			if err := s.Delete(ctx, blocks[0].CID()); err != nil {
+				t.Fatalf("Delete of a missing block: %v", err)
+			}
+			if ok, _ := s.Has(ctx, blocks[0].CID()); ok {
+				t.Fatal("Has after Delete")
+			}
+			if st, _ := s.Stat(ctx); st.Blocks != 15 || st.Bytes != total {
+				t.Fatalf("Stat after deletes = %+v, want 15 blocks, %d bytes", st, total)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Get(ctx, blocks[10].CID()); !errors.Is(err, content.ErrStoreClosed) {
+				t.Fatalf("Get after Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestStoreConcurrentUse(t *testing.T) {
+	for _, impl := range stores {
+		t.Run(impl.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := impl.open(t)
+			defer s.Close()
+			r := testRand(t)
+			blocks := make([]content.Block, 64)
+			for i := range blocks {
+				blocks[i], _ = content.NewRawBlock(randomBytes(r, 100+r.IntN(5000)))
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range blocks {
+						b := blocks[(i+w*7)%len(blocks)]
+						if err := s.Put(ctx, b); err != nil {
+							errs <- err
+							return
+						}
+						got, err := s.Get(ctx, b.CID())
+						if err != nil || string(got.Data()) != string(b.Data()) {
+							errs <- fmt.Errorf("get %s: %v", b.CID(), err)
+							return
+						}
+						if w%2 == 0 && i%5 == 0 {
+							if err := s.Delete(ctx, b.CID()); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			// Whatever survived, the counters agree with a fresh count.
+			st, _ := s.Stat(ctx)
+			var n, bytes int64
+			for c, err := range s.All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := s.Get(ctx, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				bytes += int64(b.Size())
+			}
+			if st.Blocks != n || st.Bytes != bytes {
+				t.Fatalf("Stat %+v, but the store holds %d blocks of %d bytes", st, n, bytes)
+			}
+		})
+	}
+}
+
+// blockFile returns the path of c's file in a DiskStore folder.
+func blockFile(t *testing.T, dir string, c cid.Cid) string {
+	t.Helper()
+	key := c.String()
+	return filepath.Join(dir, key[len(key)-3:len(key)-1], key)
+}
+
+func TestDiskStoreDetectsAndQuarantinesCorruption(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "blocks")
+	s, err := content.OpenDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testRand(t)
+	good, _ := content.NewRawBlock(randomBytes(r, 4096))
+	other, _ := content.NewRawBlock(randomBytes(r, 100))
+	for _, b := range []content.Block{good, other} {
+		if err := s.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Stat(ctx) // start counting
+	// Flip one bit on disk.
+	p := blockFile(t, dir, good.CID())
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[1234] ^= 0x10
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(ctx, good.CID())
+	var cerr *content.CorruptBlockError
+	if !errors.Is(err, content.ErrCorruptBlock) || !errors.Is(err, content.ErrHashMismatch) || !errors.As(err, &cerr) {
+		t.Fatalf("Get of a flipped block: %v, want a CorruptBlockError", err)
+	}
+	if !cerr.CID.Equals(good.CID()) || cerr.Quarantined == "" {
+		t.Fatalf("error %+v", cerr)
+	}
+	if q, err := os.ReadFile(cerr.Quarantined); err != nil || string(q) != string(data) {
+		t.Fatalf("quarantined copy: %v", err)
+	}
+	if ok, _ := s.Has(ctx, good.CID()); ok {
+		t.Fatal("corrupt block still held")
+	}
+	if _, err := s.Get(ctx, good.CID()); !errors.Is(err, content.ErrNotFound) {
+		t.Fatalf("second Get: %v, want ErrNotFound", err)
+	}
+	if st, _ := s.Stat(ctx); st.Blocks != 1 || st.Bytes != 100 {
+		t.Fatalf("Stat %+v after quarantine", st)
+	}
+	// A good copy can be put again.
+	if err := s.Put(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, good.CID()); err != nil {
+		t.Fatal(err)
+	}
+	// A truncated file and an oversized one are corrupt too.
+	if err := os.WriteFile(p, data[:100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, good.CID()); !errors.Is(err, content.ErrCorruptBlock) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if err := os.WriteFile(p, make([]byte, content.MaxBlockSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, good.CID()); !errors.Is(err, content.ErrCorruptBlock) || !errors.Is(err, content.ErrBlockTooLarge) {
+		t.Fatalf("oversized: %v", err)
+	}
+}
+
+func TestDiskStoreReopenKeepsBlocksAndDropsTemporaries(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "blocks")
+	s, err := content.OpenDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := content.NewRawBlock([]byte("persistent"))
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// A crash left a temporary file behind.
+	stray := filepath.Join(dir, ".tmp", b.CID().String()+".123")
+	if err := os.WriteFile(stray, []byte("half a blo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = content.OpenDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file survived reopening: %v", err)
+	}
+	got, err := s.Get(ctx, b.CID())
+	if err != nil || string(got.Data()) != "persistent" {
+		t.Fatalf("after reopen: %v", err)
+	}
+	if st, _ := s.Stat(ctx); st.Blocks != 1 {
+		t.Fatalf("Stat after reopen %+v", st)
+	}
+}
+
+// The crash test: a child process puts blocks as fast as it can and prints
+// each CID once Put has returned; the parent SIGKILLs it mid-stream and
+// checks that every acknowledged block is whole, and nothing in the store
+// is partial.
+
+const crashEnv = "MESHFS_CRASH_WRITER_DIR"
+
+func TestDiskStoreCrashWriter(t *testing.T) {
+	dir := os.Getenv(crashEnv)
+	if dir == "" {
+		t.Skip("helper process for TestDiskStoreSurvivesKillMidPut")
+	}
+	s, err := content.OpenDiskStore(dir)
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				// Big blocks keep a write in flight most of the time.
+				data := make([]byte, 1<<20+i%1000)
+				for k := range data {
+					data[k] = byte(k*31 + i*7 + w)
+				}
+				data[0], data[1], data[2] = byte(w), byte(i), byte(i>>8)
+				b, _ := content.NewRawBlock(data)
+				if err := s.Put(context.Background(), b); err != nil {
+					fmt.Println("ERR", err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				fmt.Fprintln(out, b.CID())
+				out.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestDiskStoreSurvivesKillMidPut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a writer process")
+	}
+	r := testRand(t)
+	dir := filepath.Join(t.TempDir(), "blocks")
+	for round := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStoreCrashWriter$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill after a random number of acknowledgements.
+		killAfter := 5 + r.IntN(40)
+		var acked []string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "ERR") {
+				t.Fatalf("writer: %s", line)
+			}
+			if _, err := cid.Decode(line); err != nil {
+				continue // test framework output
+			}
+			acked = append(acked, line)
+			if len(acked) == killAfter {
+				cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+		cmd.Wait()
+		// Everything acknowledged is there and whole; nothing is partial.
+		s, err := content.OpenDiskStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for _, a := range acked {
+			c, _ := cid.Decode(a)
+			if _, err := s.Get(ctx, c); err != nil {
+				t.Fatalf("round %d: acknowledged block %s: %v", round, c, err)
+			}
+		}
+		n := 0
+		for c, err := range s.All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Get(ctx, c); err != nil {
+				t.Fatalf("round %d: block %s in the store is not whole: %v", round, c, err)
+			}
+			n++
+		}
+		if n < len(acked) {
+			t.Fatalf("round %d: %d blocks held, %d acknowledged", round, n, len(acked))
+		}
+		entries, _ := os.ReadDir(filepath.Join(dir, ".tmp"))
+		if len(entries) != 0 {
+			t.Fatalf("round %d: %d temporary files after reopening", round, len(entries))
+		}
+		t.Logf("round %d: killed after %d acknowledgements; %d blocks whole in the store", round, len(acked), n)
+		s.Close()
+	}
+}
