@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,7 @@ var (
 const (
 	diskFormatFile  = "FORMAT"
 	diskFormat      = "meshfs-blockstore 1\n"
-	diskTmpDir      = ".tmp"
+	diskTmpPrefix   = ".tmp-" // temporary block files, in their shard folder
 	diskQuarantine  = ".quarantine"
 	diskShardChars  = 2
 	diskLockStripes = 256
@@ -38,9 +39,11 @@ const (
 // 1024 shard folders (by the CID string's next-to-last two characters, as
 // IPFS's flatfs does).
 //
-// Put writes a temporary file, fsyncs it, renames it into place and fsyncs
-// the shard folder before it returns, so an acknowledged block survives a
-// crash and a torn write is never visible under a block's name. Get checks
+// Put writes a temporary file in the block's shard folder, fsyncs it,
+// renames it into place and fsyncs the folder before it returns, so an
+// acknowledged block survives a crash and a torn write is never visible
+// under a block's name. Temporary files a crash leaves behind start with a
+// dot, are never taken for blocks, and are removed by the first Stat. Get checks
 // every block against its CID; a file that fails is moved to the
 // quarantine folder and reported as a *CorruptBlockError, never returned.
 type DiskStore struct {
@@ -59,8 +62,7 @@ type DiskStore struct {
 	bytes   atomic.Int64
 }
 
-// OpenDiskStore opens (creating it if needed) the store in dir. It removes
-// temporary files a crash left behind.
+// OpenDiskStore opens (creating it if needed) the store in dir.
 func OpenDiskStore(dir string) (*DiskStore, error) {
 	s := &DiskStore{dir: dir, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
@@ -85,21 +87,19 @@ func (s *DiskStore) init() error {
 	default:
 		return err
 	}
-	// A crash may leave temporary files; they were never acknowledged.
-	tmp := filepath.Join(s.dir, diskTmpDir)
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
+	// A crash while the format file was written leaves a temporary file.
+	stray, _ := filepath.Glob(filepath.Join(s.dir, diskTmpPrefix+"*"))
+	for _, p := range stray {
+		os.Remove(p)
 	}
-	return os.Mkdir(tmp, 0o755)
+	return nil
 }
 
 // create lays out a new store; the format file is written last, so a
 // store without it is incomplete and is laid out again.
 func (s *DiskStore) create() error {
-	for _, d := range []string{diskTmpDir, diskQuarantine} {
-		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(filepath.Join(s.dir, diskQuarantine), 0o755); err != nil {
+		return err
 	}
 	for _, a := range base32Alphabet {
 		for _, b := range base32Alphabet {
@@ -108,7 +108,7 @@ func (s *DiskStore) create() error {
 			}
 		}
 	}
-	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), filepath.Join(s.dir, diskTmpDir))
+	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), diskTmpPrefix+diskFormatFile+".*")
 }
 
 const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
@@ -122,14 +122,26 @@ func (s *DiskStore) count(blocks, bytes int64) {
 	}
 }
 
-// recount walks the store to set the counters; the caller holds countMu.
+// recount walks the store to set the counters and removes the temporary
+// files of Puts that never finished; the caller holds countMu, so no Put
+// is under way.
 func (s *DiskStore) recount() error {
 	var blocks, bytes int64
-	for c, err := range s.All(context.Background()) {
+	for name, err := range s.names(true) {
 		if err != nil {
 			return err
 		}
-		fi, err := os.Lstat(s.path(c.String()))
+		p := s.path(name)
+		if strings.HasPrefix(name, diskTmpPrefix) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if c, err := cid.Decode(name); err != nil || CheckCID(c) != nil {
+			continue // not a block file
+		}
+		fi, err := os.Lstat(p)
 		if err != nil {
 			continue // deleted meanwhile
 		}
@@ -142,9 +154,18 @@ func (s *DiskStore) recount() error {
 	return nil
 }
 
+// path returns where the file named key lives: a block's CID string, or a
+// temporary file's name, which ends in that CID string and a suffix.
 func (s *DiskStore) path(key string) string {
+	return filepath.Join(s.shard(key), key)
+}
+
+func (s *DiskStore) shard(key string) string {
+	if strings.HasPrefix(key, diskTmpPrefix) {
+		key = key[len(diskTmpPrefix):strings.LastIndexByte(key, '.')]
+	}
 	n := len(key)
-	return filepath.Join(s.dir, key[n-1-diskShardChars:n-1], key)
+	return filepath.Join(s.dir, key[n-1-diskShardChars:n-1])
 }
 
 func (s *DiskStore) stripe(c cid.Cid) *sync.Mutex {
@@ -173,7 +194,7 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	if err == nil && old.Size() == int64(b.Size()) {
 		return nil // already held; Get verifies it on every read
 	}
-	if err := writeFileAtomic(p, b.data, filepath.Join(s.dir, diskTmpDir)); err != nil {
+	if err := writeFileAtomic(p, b.data, diskTmpPrefix+key+".*"); err != nil {
 		return fmt.Errorf("content: put %s: %w", b.cid, err)
 	}
 	if old != nil {
@@ -183,10 +204,12 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file in tmpDir, fsyncs it,
-// renames it to path and fsyncs path's folder.
-func writeFileAtomic(path string, data []byte, tmpDir string) (err error) {
-	f, err := os.CreateTemp(tmpDir, filepath.Base(path)+".*")
+// writeFileAtomic writes data to a temporary file beside path (named by
+// the os.CreateTemp pattern tmpPattern), fsyncs it, renames it to path and
+// fsyncs the folder. Keeping the temporary file in the same folder means
+// the rename and the fsync touch one folder only.
+func writeFileAtomic(path string, data []byte, tmpPattern string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), tmpPattern)
 	if err != nil {
 		return err
 	}
@@ -339,7 +362,7 @@ func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 // All implements Store, shard by shard.
 func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
 	return func(yield func(cid.Cid, error) bool) {
-		for name, err := range s.names() {
+		for name, err := range s.names(false) {
 			if err == nil {
 				err = ctx.Err()
 			}
@@ -358,8 +381,9 @@ func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
 	}
 }
 
-// names yields the file names in every shard.
-func (s *DiskStore) names() iter.Seq2[string, error] {
+// names yields the file names in every shard: only those that may be
+// blocks, or also temporary files.
+func (s *DiskStore) names(withTemporary bool) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		if s.closed.Load() {
 			yield("", ErrStoreClosed)
@@ -381,7 +405,7 @@ func (s *DiskStore) names() iter.Seq2[string, error] {
 			}
 			names := make([]string, 0, len(entries))
 			for _, e := range entries {
-				if e.Type().IsRegular() {
+				if e.Type().IsRegular() && (withTemporary || !strings.HasPrefix(e.Name(), ".")) {
 					names = append(names, e.Name())
 				}
 			}

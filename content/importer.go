@@ -30,8 +30,9 @@ type ImportOptions struct {
 	ChunkSize    int // bytes per leaf; 0 means DefaultChunkSize
 	LinksPerNode int // fan-out of internal nodes; 0 means DefaultLinksPerNode
 	// Parallel is how many leaves are hashed and stored at once; 0 means
-	// max(4, 2*GOMAXPROCS), enough to keep every core hashing while some
-	// leaves wait on the store.
+	// max(16, 2*GOMAXPROCS): enough to keep every core hashing while other
+	// leaves wait for a disk's fsync (a store's writes overlap best with
+	// about 16 in flight).
 	Parallel int
 	// Progress, if set, is called from Import's goroutine with the number of
 	// input bytes whose blocks are stored, each time that grows.
@@ -49,7 +50,7 @@ func (o ImportOptions) withDefaults() (ImportOptions, error) {
 		o.LinksPerNode = DefaultLinksPerNode
 	}
 	if o.Parallel == 0 {
-		o.Parallel = max(4, 2*runtime.GOMAXPROCS(0))
+		o.Parallel = max(16, 2*runtime.GOMAXPROCS(0))
 	}
 	if o.Parallel < 1 {
 		return o, fmt.Errorf("%w: parallel %d", ErrInvalidOption, o.Parallel)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -259,8 +260,8 @@ func TestDiskStoreReopenKeepsBlocksAndDropsTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	// A crash left a temporary file behind.
-	stray := filepath.Join(dir, ".tmp", b.CID().String()+".123")
+	// A crash left a temporary file behind, in the block's shard folder.
+	stray := filepath.Join(filepath.Dir(blockFile(t, dir, b.CID())), ".tmp-"+b.CID().String()+".123")
 	if err := os.WriteFile(stray, []byte("half a blo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -269,15 +270,20 @@ func TestDiskStoreReopenKeepsBlocksAndDropsTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("temporary file survived reopening: %v", err)
+	for c, err := range s.All(ctx) {
+		if err != nil || !c.Equals(b.CID()) {
+			t.Fatalf("All yielded %s, %v", c, err)
+		}
 	}
 	got, err := s.Get(ctx, b.CID())
 	if err != nil || string(got.Data()) != "persistent" {
 		t.Fatalf("after reopen: %v", err)
 	}
-	if st, _ := s.Stat(ctx); st.Blocks != 1 {
+	if st, _ := s.Stat(ctx); st.Blocks != 1 || st.Bytes != int64(len("persistent")) {
 		t.Fatalf("Stat after reopen %+v", st)
+	}
+	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file survived the first Stat: %v", err)
 	}
 }
 
@@ -286,7 +292,10 @@ func TestDiskStoreReopenKeepsBlocksAndDropsTemporaries(t *testing.T) {
 // checks that every acknowledged block is whole, and nothing in the store
 // is partial.
 
-const crashEnv = "MESHFS_CRASH_WRITER_DIR"
+const (
+	crashEnv      = "MESHFS_CRASH_WRITER_DIR"
+	crashRoundEnv = "MESHFS_CRASH_WRITER_ROUND"
+)
 
 func TestDiskStoreCrashWriter(t *testing.T) {
 	dir := os.Getenv(crashEnv)
@@ -298,6 +307,7 @@ func TestDiskStoreCrashWriter(t *testing.T) {
 		fmt.Println("ERR", err)
 		os.Exit(1)
 	}
+	round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
 	out := bufio.NewWriter(os.Stdout)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -311,7 +321,7 @@ func TestDiskStoreCrashWriter(t *testing.T) {
 				for k := range data {
 					data[k] = byte(k*31 + i*7 + w)
 				}
-				data[0], data[1], data[2] = byte(w), byte(i), byte(i>>8)
+				data[0], data[1], data[2], data[3] = byte(w), byte(i), byte(i>>8), byte(round)
 				b, _ := content.NewRawBlock(data)
 				if err := s.Put(context.Background(), b); err != nil {
 					fmt.Println("ERR", err)
@@ -333,9 +343,11 @@ func TestDiskStoreSurvivesKillMidPut(t *testing.T) {
 	}
 	r := testRand(t)
 	dir := filepath.Join(t.TempDir(), "blocks")
-	for round := range 3 {
+	torn := 0 // temporary files found after a kill: Puts cut short
+	// At least 3 rounds, and more until kills have cut Puts short twice.
+	for round := 0; round < 3 || (torn < 2 && round < 30); round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStoreCrashWriter$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -362,6 +374,8 @@ func TestDiskStoreSurvivesKillMidPut(t *testing.T) {
 			}
 		}
 		cmd.Wait()
+		stray, _ := filepath.Glob(filepath.Join(dir, "*", ".tmp-*"))
+		torn += len(stray)
 		// Everything acknowledged is there and whole; nothing is partial.
 		s, err := content.OpenDiskStore(dir)
 		if err != nil {
@@ -387,11 +401,18 @@ func TestDiskStoreSurvivesKillMidPut(t *testing.T) {
 		if n < len(acked) {
 			t.Fatalf("round %d: %d blocks held, %d acknowledged", round, n, len(acked))
 		}
-		entries, _ := os.ReadDir(filepath.Join(dir, ".tmp"))
-		if len(entries) != 0 {
-			t.Fatalf("round %d: %d temporary files after reopening", round, len(entries))
+		if st, err := s.Stat(ctx); err != nil || st.Blocks != int64(n) {
+			t.Fatalf("round %d: Stat %+v, %v; %d blocks whole", round, st, err, n)
+		}
+		stray, _ = filepath.Glob(filepath.Join(dir, "*", ".tmp-*"))
+		if len(stray) != 0 {
+			t.Fatalf("round %d: %d temporary files after the first Stat", round, len(stray))
 		}
 		t.Logf("round %d: killed after %d acknowledgements; %d blocks whole in the store", round, len(acked), n)
 		s.Close()
 	}
+	if torn == 0 {
+		t.Error("no kill landed in the middle of a Put: the test proved nothing")
+	}
+	t.Logf("%d Puts were cut short by the kills", torn)
 }

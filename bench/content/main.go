@@ -38,7 +38,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -140,7 +142,8 @@ func run(ctx context.Context) (err error) {
 	onlyHashM := &measure{key: "add_only_hash", label: "add --only-hash", target: 0.85}
 	addRepoM := &measure{key: "add_disk_repo", label: "add to disk repo", target: 0.60}
 	catM := &measure{key: "cat_disk_repo", label: "cat from disk repo (verify)", target: 1.00}
-	measures := []*measure{rawM, onlyHashM, addRepoM, catM}
+	diskM := &measure{key: "disk_durable_write", label: "disk: durable 256 KiB files (no hashing)"}
+	measures := []*measure{rawM, onlyHashM, addRepoM, catM, diskM}
 	mbps := func(d time.Duration) float64 { return float64(*size) / 1e6 / d.Seconds() }
 
 	for round := 1; round <= *runs; round++ {
@@ -185,10 +188,91 @@ func run(ctx context.Context) (err error) {
 		}
 		catM.mbps = append(catM.mbps, mbps(d))
 		logf("round %d/%d: cat from disk repo %.1f MB/s", round, *runs, mbps(d))
+
+		syscall.Sync()
+		d, err = durableWrites(tmp, *size)
+		if err != nil {
+			return err
+		}
+		diskM.mbps = append(diskM.mbps, mbps(d))
+		logf("round %d/%d: disk durable writes %.1f MB/s", round, *runs, mbps(d))
 	}
 
 	report(os.Stdout, *size, *runs, measures)
+	fmt.Printf("add to disk repo / disk durable writes: %.2f (how close add comes to what this disk can make durable)\n",
+		median(addRepoM.mbps)/median(diskM.mbps))
 	return nil
+}
+
+// durableWrites is the disk's side of `add --repo` without any hashing:
+// size bytes as 256 KiB files in 1024 folders, each written to a temporary
+// name, fsynced, renamed and its folder fsynced, 16 at a time (the store's
+// pattern and the importer's parallelism). It returns the time taken.
+func durableWrites(parent string, size int64) (time.Duration, error) {
+	dir, err := os.MkdirTemp(parent, "disk-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	for i := range 1024 {
+		if err := os.Mkdir(filepath.Join(dir, strconv.Itoa(i)), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	syscall.Sync()
+	buf := hashBuf[:min(hashBufSize, size)]
+	n := int((size + int64(len(buf)) - 1) / int64(len(buf)))
+	jobs := make(chan int)
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := durableFile(filepath.Join(dir, strconv.Itoa(i%1024)), i, buf); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	return d, <-errs
+}
+
+func durableFile(shard string, i int, data []byte) error {
+	f, err := os.CreateTemp(shard, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(shard, strconv.Itoa(i))); err != nil {
+		return err
+	}
+	d, err := os.Open(shard)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // meshfs runs the binary under test.
