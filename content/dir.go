@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -197,10 +198,11 @@ func (h *hamtBuilder) shard(entries []hamtEntry, depth int) (Link, error) {
 
 // ReadDirectory returns the entries of the UnixFS directory c, basic or
 // HAMT-sharded, sorted by name. Every node is fetched through g and
-// checked.
+// checked; in a HAMT, every entry must sit in the slots its name hashes to,
+// so a shard cannot be linked twice to inflate the listing.
 func ReadDirectory(ctx context.Context, g BlockGetter, c cid.Cid) ([]DirEntry, error) {
 	var out []DirEntry
-	if err := readDirNode(ctx, g, c, true, 0, &out); err != nil {
+	if err := readDirNode(ctx, g, c, nil, map[cid.Cid]bool{}, &out); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
@@ -212,23 +214,41 @@ func ReadDirectory(ctx context.Context, g BlockGetter, c cid.Cid) ([]DirEntry, e
 	return out, nil
 }
 
-// maxHAMTDepth bounds recursion into sub-shards (64 bits of hash at 8 bits
-// a level, with room for smaller fanouts).
-const maxHAMTDepth = 64
+// hamtPath is where a shard sits in its HAMT: the fanout and the slots
+// taken from the root down.
+type hamtPath struct {
+	fanout int
+	slots  []int
+}
 
-func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, top bool, depth int, out *[]DirEntry) error {
-	if depth > maxHAMTDepth {
-		return malformed("HAMT deeper than %d levels", maxHAMTDepth)
+// getChecked fetches c and checks that the getter returned that block.
+func getChecked(ctx context.Context, g BlockGetter, c cid.Cid) (Block, error) {
+	b, err := g.Get(ctx, c)
+	if err != nil {
+		return Block{}, err
 	}
+	if !b.CID().Equals(c) {
+		return Block{}, fmt.Errorf("%w: asked for %s, got %s", ErrHashMismatch, c, b.CID())
+	}
+	return b, nil
+}
+
+// readDirNode appends the entries under c; shard is nil for the top node.
+// seen holds the nodes read so far: no valid HAMT holds a shard twice.
+func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, shard *hamtPath, seen map[cid.Cid]bool, out *[]DirEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if seen[c] {
+		return malformed("HAMT links shard %s twice", c)
+	}
+	seen[c] = true
 	if c.Prefix().Codec != CodecDagPB {
 		return fmt.Errorf("%w: %s is not a directory", ErrMalformed, c)
 	}
-	blk, err := g.Get(ctx, c)
+	blk, err := getChecked(ctx, g, c)
 	if err != nil {
 		return err
-	}
-	if !blk.CID().Equals(c) {
-		return fmt.Errorf("%w: asked for %s, got %s", ErrHashMismatch, c, blk.CID())
 	}
 	pb, err := DecodePBNode(blk.Data())
 	if err != nil {
@@ -242,7 +262,7 @@ func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, top bool, depth 
 		return fmt.Errorf("%s: %w", c, err)
 	}
 	switch {
-	case fsd.Type == TypeDirectory && top:
+	case fsd.Type == TypeDirectory && shard == nil:
 		for _, l := range pb.Links {
 			if err := CheckName(l.Name); err != nil {
 				return fmt.Errorf("%w: in %s: %v", ErrMalformed, c, err)
@@ -251,35 +271,64 @@ func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, top bool, depth 
 		}
 		return nil
 	case fsd.Type == TypeHAMTShard:
-		if fsd.Fanout == nil || *fsd.Fanout < 8 || *fsd.Fanout > 1<<16 || bits.OnesCount64(*fsd.Fanout) != 1 {
-			return malformed("%s: bad HAMT fanout", c)
-		}
-		if fsd.HashType == nil || *fsd.HashType != hashMurmur3 {
-			return malformed("%s: unsupported HAMT hash", c)
-		}
-		pad := len(fmt.Sprintf("%X", *fsd.Fanout-1))
-		if len(pb.Links) > int(*fsd.Fanout) {
-			return malformed("%s: more links than HAMT slots", c)
-		}
-		for _, l := range pb.Links {
-			if len(l.Name) < pad {
-				return malformed("%s: HAMT link name %q too short", c, l.Name)
-			}
-			if len(l.Name) == pad {
-				if err := readDirNode(ctx, g, l.CID, false, depth+1, out); err != nil {
-					return err
-				}
-				continue
-			}
-			name := l.Name[pad:]
-			if err := CheckName(name); err != nil {
-				return fmt.Errorf("%w: in %s: %v", ErrMalformed, c, err)
-			}
-			*out = append(*out, DirEntry{Name: name, CID: l.CID, Tsize: l.Tsize})
-		}
-		return nil
+		return readShard(ctx, g, c, pb, fsd, shard, seen, out)
 	}
 	return fmt.Errorf("%w: %s is a UnixFS %s, not a directory", ErrMalformed, c, fsd.Type)
+}
+
+func readShard(ctx context.Context, g BlockGetter, c cid.Cid, pb PBNode, fsd FSData, parent *hamtPath, seen map[cid.Cid]bool, out *[]DirEntry) error {
+	if fsd.Fanout == nil || *fsd.Fanout < 8 || *fsd.Fanout > 1<<16 || bits.OnesCount64(*fsd.Fanout) != 1 {
+		return malformed("%s: bad HAMT fanout", c)
+	}
+	if fsd.HashType == nil || *fsd.HashType != hashMurmur3 {
+		return malformed("%s: unsupported HAMT hash", c)
+	}
+	here := hamtPath{fanout: int(*fsd.Fanout)}
+	if parent != nil {
+		if here.fanout != parent.fanout {
+			return malformed("%s: HAMT fanout %d under a shard of fanout %d", c, here.fanout, parent.fanout)
+		}
+		here.slots = parent.slots
+	}
+	bitsPerLevel := bits.TrailingZeros(uint(here.fanout))
+	if (len(here.slots)+1)*bitsPerLevel > 64 {
+		return malformed("%s: HAMT deeper than its hash", c)
+	}
+	if len(pb.Links) > here.fanout {
+		return malformed("%s: more links than HAMT slots", c)
+	}
+	h := hamtBuilder{fanout: here.fanout, bitsPerLevel: bitsPerLevel}
+	pad := len(fmt.Sprintf("%X", here.fanout-1))
+	last := -1
+	for _, l := range pb.Links {
+		if len(l.Name) < pad {
+			return malformed("%s: HAMT link name %q too short", c, l.Name)
+		}
+		slot, err := strconv.ParseUint(l.Name[:pad], 16, 32)
+		if err != nil || int(slot) >= here.fanout || fmt.Sprintf("%0*X", pad, slot) != l.Name[:pad] || int(slot) <= last {
+			return malformed("%s: bad or unordered HAMT slot %q", c, l.Name[:pad])
+		}
+		last = int(slot)
+		path := append(slices.Clip(here.slots), int(slot))
+		if len(l.Name) == pad {
+			if err := readDirNode(ctx, g, l.CID, &hamtPath{fanout: here.fanout, slots: path}, seen, out); err != nil {
+				return err
+			}
+			continue
+		}
+		name := l.Name[pad:]
+		if err := CheckName(name); err != nil {
+			return fmt.Errorf("%w: in %s: %v", ErrMalformed, c, err)
+		}
+		e := hamtEntry{hash: hamtHash(name)}
+		for depth, want := range path {
+			if h.slot(e, depth) != want {
+				return malformed("%s: entry %q is not in the slots its name hashes to", c, name)
+			}
+		}
+		*out = append(*out, DirEntry{Name: name, CID: l.CID, Tsize: l.Tsize})
+	}
+	return nil
 }
 
 // Symlink returns the UnixFS symlink node pointing at target, as

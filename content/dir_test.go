@@ -98,3 +98,44 @@ func TestReadDirectoryRejectsAFile(t *testing.T) {
 		t.Errorf("file as a directory: %v", err)
 	}
 }
+
+func TestReadDirectoryRefusesSharedShards(t *testing.T) {
+	ctx := context.Background()
+	store := content.NewMemStore()
+	b, _ := content.NewRawBlock([]byte("x"))
+	var entries []content.DirEntry
+	for i := range 40 {
+		entries = append(entries, content.DirEntry{Name: fmt.Sprintf("e%d", i), CID: b.CID(), Tsize: 1})
+	}
+	root, blocks, err := content.BuildDirectory(entries, content.DirOptions{ShardingThreshold: 1, Fanout: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, blk := range blocks {
+		store.Put(ctx, blk)
+	}
+	// Re-link the root's first sub-shard under every slot of a new root.
+	node, _ := store.Get(ctx, root.CID)
+	pb, _ := content.DecodePBNode(node.Data())
+	var sub content.Link
+	for _, l := range pb.Links {
+		if len(l.Name) == 1 {
+			sub = l
+			break
+		}
+	}
+	if !sub.CID.Defined() {
+		t.Fatal("no sub-shard in the test HAMT")
+	}
+	var links []content.Link
+	for slot := range 8 {
+		links = append(links, content.Link{CID: sub.CID, Name: fmt.Sprintf("%X", slot), Tsize: sub.Tsize})
+	}
+	fsd, _ := content.DecodeFSData(pb.Data)
+	fsd.Data = []byte{0xff}
+	forged, _ := content.NewBlock(content.CodecDagPB, content.PBNode{Links: links, Data: fsd.Encode()}.Encode())
+	store.Put(ctx, forged)
+	if _, err := content.ReadDirectory(ctx, store, forged.CID()); !errors.Is(err, content.ErrMalformed) {
+		t.Errorf("a HAMT with one shard under every slot: %v, want ErrMalformed", err)
+	}
+}

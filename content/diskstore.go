@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ const (
 	diskFormatFile  = "FORMAT"
 	diskFormat      = "meshfs-blockstore 1\n"
 	diskTmpPrefix   = ".tmp-" // temporary block files, in their shard folder
+	diskLockFile    = "LOCK"
 	diskQuarantine  = ".quarantine"
 	diskShardChars  = 2
 	diskLockStripes = 256
@@ -48,6 +50,7 @@ const (
 // quarantine folder and reported as a *CorruptBlockError, never returned.
 type DiskStore struct {
 	dir     string
+	unlock  func() error
 	seed    maphash.Seed
 	stripes [diskLockStripes]sync.Mutex // serialize Put/Delete/quarantine per CID
 	closed  atomic.Bool
@@ -62,19 +65,29 @@ type DiskStore struct {
 	bytes   atomic.Int64
 }
 
-// OpenDiskStore opens (creating it if needed) the store in dir.
+// OpenDiskStore opens (creating it if needed) the store in dir, which one
+// process at a time may hold open (ErrStoreLocked otherwise). It removes
+// the temporary files of Puts that a crash cut short.
 func OpenDiskStore(dir string) (*DiskStore, error) {
 	s := &DiskStore{dir: dir, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
+		if s.unlock != nil {
+			s.unlock()
+		}
 		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
 	}
 	return s, nil
 }
 
 func (s *DiskStore) init() error {
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	if err := mkdirAllDurable(s.dir); err != nil {
 		return err
 	}
+	unlock, err := lockDir(s.dir)
+	if err != nil {
+		return err
+	}
+	s.unlock = unlock
 	format, err := os.ReadFile(filepath.Join(s.dir, diskFormatFile))
 	switch {
 	case err == nil && string(format) != diskFormat:
@@ -87,12 +100,45 @@ func (s *DiskStore) init() error {
 	default:
 		return err
 	}
-	// A crash while the format file was written leaves a temporary file.
+	// Puts a crash cut short leave temporary files: in the shard folders,
+	// or at the top for the format file. No Put of ours is under way, and
+	// the lock keeps other processes out.
 	stray, _ := filepath.Glob(filepath.Join(s.dir, diskTmpPrefix+"*"))
 	for _, p := range stray {
 		os.Remove(p)
 	}
+	for p, err := range s.files(true) {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(filepath.Base(p), diskTmpPrefix) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// IsDiskStore reports whether dir holds a DiskStore.
+func IsDiskStore(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, diskFormatFile))
+	return err == nil
+}
+
+// mkdirAllDurable creates dir and any missing parents, fsyncing each new
+// folder's parent so the folders survive a crash.
+func mkdirAllDurable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllDurable(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 // create lays out a new store; the format file is written last, so a
@@ -108,6 +154,9 @@ func (s *DiskStore) create() error {
 			}
 		}
 	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
 	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), diskTmpPrefix+diskFormatFile+".*")
 }
 
@@ -122,23 +171,14 @@ func (s *DiskStore) count(blocks, bytes int64) {
 	}
 }
 
-// recount walks the store to set the counters and removes the temporary
-// files of Puts that never finished; the caller holds countMu, so no Put
-// is under way.
+// recount walks the store to set the counters; the caller holds countMu.
 func (s *DiskStore) recount() error {
 	var blocks, bytes int64
-	for name, err := range s.names(true) {
+	for p, err := range s.files(false) {
 		if err != nil {
 			return err
 		}
-		p := s.path(name)
-		if strings.HasPrefix(name, diskTmpPrefix) {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			continue
-		}
-		if c, err := cid.Decode(name); err != nil || CheckCID(c) != nil {
+		if c, err := cid.Decode(filepath.Base(p)); err != nil || CheckCID(c) != nil {
 			continue // not a block file
 		}
 		fi, err := os.Lstat(p)
@@ -154,18 +194,11 @@ func (s *DiskStore) recount() error {
 	return nil
 }
 
-// path returns where the file named key lives: a block's CID string, or a
-// temporary file's name, which ends in that CID string and a suffix.
+// path returns where the block whose CID string is key lives: in the
+// shard folder named by the key's next-to-last two characters.
 func (s *DiskStore) path(key string) string {
-	return filepath.Join(s.shard(key), key)
-}
-
-func (s *DiskStore) shard(key string) string {
-	if strings.HasPrefix(key, diskTmpPrefix) {
-		key = key[len(diskTmpPrefix):strings.LastIndexByte(key, '.')]
-	}
 	n := len(key)
-	return filepath.Join(s.dir, key[n-1-diskShardChars:n-1])
+	return filepath.Join(s.dir, key[n-1-diskShardChars:n-1], key)
 }
 
 func (s *DiskStore) stripe(c cid.Cid) *sync.Mutex {
@@ -192,7 +225,11 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	defer s.countMu.RUnlock()
 	old, err := os.Lstat(p)
 	if err == nil && old.Size() == int64(b.Size()) {
-		return nil // already held; Get verifies it on every read
+		// Already there: make sure it is these bytes and durable (another
+		// Put may have renamed it and not yet fsynced, or failed to).
+		if held, err := s.holds(p, b.data); err != nil || held {
+			return err
+		}
 	}
 	if err := writeFileAtomic(p, b.data, diskTmpPrefix+key+".*"); err != nil {
 		return fmt.Errorf("content: put %s: %w", b.cid, err)
@@ -202,6 +239,25 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	}
 	s.count(1, int64(b.Size()))
 	return nil
+}
+
+// holds reports whether the file at p has exactly data, and fsyncs it and
+// its folder if so.
+func (s *DiskStore) holds(p string, data []byte) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	got := make([]byte, len(data)+1)
+	n, err := io.ReadFull(f, got)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], data) {
+		return false, nil // not the same bytes: the caller writes them anew
+	}
+	if err := f.Sync(); err != nil {
+		return false, err
+	}
+	return true, syncDir(filepath.Dir(p))
 }
 
 // writeFileAtomic writes data to a temporary file beside path (named by
@@ -311,6 +367,7 @@ func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error 
 		return cerr
 	}
 	_ = syncDir(filepath.Dir(p))
+	_ = syncDir(filepath.Dir(q))
 	cerr.Quarantined = q
 	s.count(-1, -now.Size())
 	return cerr
@@ -362,7 +419,7 @@ func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 // All implements Store, shard by shard.
 func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
 	return func(yield func(cid.Cid, error) bool) {
-		for name, err := range s.names(false) {
+		for p, err := range s.files(false) {
 			if err == nil {
 				err = ctx.Err()
 			}
@@ -370,7 +427,7 @@ func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
 				yield(cid.Undef, err)
 				return
 			}
-			c, err := cid.Decode(name)
+			c, err := cid.Decode(filepath.Base(p))
 			if err != nil || CheckCID(c) != nil {
 				continue // not a block file
 			}
@@ -381,9 +438,9 @@ func (s *DiskStore) All(ctx context.Context) iter.Seq2[cid.Cid, error] {
 	}
 }
 
-// names yields the file names in every shard: only those that may be
-// blocks, or also temporary files.
-func (s *DiskStore) names(withTemporary bool) iter.Seq2[string, error] {
+// files yields the paths of the files in every shard folder: only those
+// that may be blocks, or also temporary files.
+func (s *DiskStore) files(withTemporary bool) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		if s.closed.Load() {
 			yield("", ErrStoreClosed)
@@ -411,7 +468,7 @@ func (s *DiskStore) names(withTemporary bool) iter.Seq2[string, error] {
 			}
 			slices.Sort(names)
 			for _, n := range names {
-				if !yield(n, nil) {
+				if !yield(filepath.Join(s.dir, sh.Name(), n), nil) {
 					return
 				}
 			}
@@ -429,24 +486,30 @@ func (s *DiskStore) Stat(context.Context) (StoreStat, error) {
 	counted := s.counted
 	s.countMu.RUnlock()
 	if !counted {
-		s.countMu.Lock()
-		err := error(nil)
-		if !s.counted {
-			err = s.recount()
-		}
-		s.countMu.Unlock()
-		if err != nil {
+		if err := s.countOnce(); err != nil {
 			return StoreStat{}, fmt.Errorf("content: counting blocks in %s: %w", s.dir, err)
 		}
 	}
 	return StoreStat{Blocks: s.blocks.Load(), Bytes: s.bytes.Load()}, nil
 }
 
+func (s *DiskStore) countOnce() error {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	if s.counted {
+		return nil
+	}
+	return s.recount()
+}
+
 // Dir returns the store's folder.
 func (s *DiskStore) Dir() string { return s.dir }
 
-// Close implements Store. Every Put that returned is already durable.
+// Close implements Store and lets other processes open the store. Every
+// Put that returned is already durable.
 func (s *DiskStore) Close() error {
-	s.closed.Store(true)
-	return nil
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.unlock()
 }

@@ -33,6 +33,8 @@ var (
 	ErrInvalidOption = errors.New("content: invalid option")
 	// ErrStoreClosed is returned by a store after Close.
 	ErrStoreClosed = errors.New("content: store closed")
+	// ErrStoreLocked is returned when another process has the store open.
+	ErrStoreLocked = errors.New("content: store in use by another process")
 )
 
 // CorruptBlockError says which block a store found corrupt and where its bad

@@ -576,7 +576,7 @@ func FuzzFileReader(f *testing.F) {
 			return // over MaxBlockSize
 		}
 		store := fx.store(t, root)
-		fuzzWithin(t, func() []string { return fuzzCheckFile(store, root.CID()) })
+		fuzzWithin(t, func() []string { return fuzzCheckFile(bufferStore{store}, root.CID()) })
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"golang.org/x/sync/errgroup"
@@ -97,34 +98,56 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { // reader
-		defer close(jobs)
-		for seq := 0; ; seq++ {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-gctx.Done():
-				return gctx.Err()
+	// The reader is not waited for: a Read blocked on a pipe or a terminal
+	// must not keep Import from returning when ctx ends. It reports its
+	// result on readDone before it closes jobs.
+	readDone := make(chan error, 1)
+	go func() {
+		err := func() error {
+			for seq := 0; ; seq++ {
+				var buf []byte
+				select {
+				case buf = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				chunk, err := chunker.Next(buf)
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				select {
+				case jobs <- job{seq: seq, buf: buf, n: len(chunk)}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
-			chunk, err := chunker.Next(buf)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			select {
-			case jobs <- job{seq: seq, buf: buf, n: len(chunk)}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+		}()
+		readDone <- err
+		if err != nil {
+			cancel()
 		}
-	})
-	var workers errgroup.Group
+		close(jobs)
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	var workers sync.WaitGroup
 	for range opts.Parallel {
-		workers.Go(func() error {
-			for j := range jobs {
+		workers.Add(1)
+		g.Go(func() error {
+			defer workers.Done()
+			for {
+				var j job
+				select {
+				case next, ok := <-jobs:
+					if !ok {
+						return nil
+					}
+					j = next
+				case <-gctx.Done():
+					return gctx.Err()
+				}
 				blk, err := NewRawBlock(j.buf[:j.n])
 				if err == nil {
 					err = dst.Put(gctx, blk)
@@ -139,13 +162,12 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 					return gctx.Err()
 				}
 			}
-			return nil
 		})
 	}
-	g.Go(func() error {
-		defer close(leaves)
-		return workers.Wait()
-	})
+	go func() {
+		workers.Wait()
+		close(leaves)
+	}()
 
 	// Feed leaves to the builder in input order.
 	var (
@@ -184,6 +206,16 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 	err = g.Wait()
 	if buildErr != nil {
 		return FileRoot{}, buildErr
+	}
+	select {
+	case rerr := <-readDone:
+		if rerr != nil {
+			return FileRoot{}, rerr
+		}
+	default: // the reader is still blocked in a Read; ctx has ended
+		if err == nil {
+			err = ctx.Err()
+		}
 	}
 	if err != nil {
 		return FileRoot{}, err

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ipfs/go-cid"
 )
@@ -44,6 +45,7 @@ type FileReader struct {
 
 	pos    int64
 	stream *stream // the sequential stream at pos, nil after a Seek
+	closed atomic.Bool
 }
 
 // fileNode is a decoded file node: its own content, then its children's.
@@ -82,10 +84,20 @@ func NewFileReader(ctx context.Context, g BlockGetter, root cid.Cid, readAhead i
 // Size returns the file's length in bytes.
 func (r *FileReader) Size() int64 { return int64(r.root.size) }
 
-// Close stops all fetching. Reads after Close fail.
+// Close stops all fetching. Reads after Close fail with fs.ErrClosed.
 func (r *FileReader) Close() error {
+	r.closed.Store(true)
 	r.cancel()
 	return nil
+}
+
+// usable returns why the reader cannot read any more: closed, or its
+// context ended.
+func (r *FileReader) usable() error {
+	if r.closed.Load() {
+		return fs.ErrClosed
+	}
+	return r.ctx.Err()
 }
 
 // Read implements io.Reader, with read-ahead.
@@ -115,8 +127,12 @@ func (r *FileReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (r *FileReader) sequential() (*stream, error) {
-	if r.ctx.Err() != nil {
-		return nil, fs.ErrClosed
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	if r.stream != nil && r.stream.err != nil && !errors.Is(r.stream.err, io.EOF) {
+		r.stream.close() // a failed stream is not reused: the next read retries
+		r.stream = nil
 	}
 	if r.stream == nil {
 		if r.pos >= r.Size() {
@@ -162,8 +178,8 @@ func (r *FileReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("content: read at negative offset %d", off)
 	}
-	if r.ctx.Err() != nil {
-		return 0, fs.ErrClosed
+	if err := r.usable(); err != nil {
+		return 0, err
 	}
 	if off >= r.Size() {
 		return 0, io.EOF
@@ -187,6 +203,9 @@ func (r *FileReader) Range(off, n int64) (io.ReadCloser, error) {
 	if off < 0 || n < 0 {
 		return nil, fmt.Errorf("content: bad range offset %d length %d", off, n)
 	}
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
 	if off >= r.Size() || n == 0 {
 		return &stream{}, nil
 	}
@@ -194,7 +213,11 @@ func (r *FileReader) Range(off, n int64) (io.ReadCloser, error) {
 	if uint64(n) < end-uint64(off) {
 		end = uint64(off) + uint64(n)
 	}
-	return r.newStream(r.ctx, uint64(off), end)
+	s, err := r.newStream(r.ctx, uint64(off), end)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // fetch gets c and checks it is the block asked for.
@@ -258,6 +281,7 @@ func (r *FileReader) buffer(size uint64) []byte {
 	if _, ok := r.getter.(BufferGetter); !ok {
 		return nil
 	}
+	size = min(size, MaxBlockSize)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.free) - 1; i >= 0; i-- {
@@ -309,6 +333,9 @@ func decodeFileNode(b Block) (*fileNode, error) {
 	for i, s := range fsd.BlockSizes {
 		if err := CheckCID(pb.Links[i].CID); err != nil {
 			return nil, fmt.Errorf("%s link %d: %w", b.CID(), i, err)
+		}
+		if pb.Links[i].CID.Prefix().Codec == CodecRaw && s > MaxBlockSize {
+			return nil, malformed("%s says raw leaf %d holds %d bytes, over the block limit", b.CID(), i, s)
 		}
 		if s > math.MaxInt64-n.size {
 			return nil, malformed("%s sizes add up past the largest file", b.CID())
@@ -398,6 +425,9 @@ func (r *FileReader) newStream(ctx context.Context, off, end uint64) (*stream, e
 // at the end of the range.
 func (s *stream) nextPiece() (*piece, error) {
 	for s.left > 0 && len(s.path) > 0 {
+		if err := s.ctx.Err(); err != nil {
+			return nil, err
+		}
 		f := &s.path[len(s.path)-1]
 		if f.inlineFrom < uint64(len(f.n.data)) {
 			data := f.n.data[f.inlineFrom:]
@@ -413,6 +443,11 @@ func (s *stream) nextPiece() (*piece, error) {
 		i := f.next
 		f.next++
 		l, size := f.n.links[i].CID, f.n.sizes[i]
+		if size == 0 {
+			// No content below: never walk it (a DAG can link one empty
+			// subtree many times over, to make a walk of it explode).
+			continue
+		}
 		if l.Prefix().Codec == CodecRaw {
 			p := &piece{leaf: l, skip: s.skip, full: size}
 			s.skip = 0
@@ -471,6 +506,7 @@ func (s *stream) head() error {
 		s.curBuf = nil
 		if err := s.fill(); err != nil {
 			s.err = err
+			s.close()
 			return err
 		}
 		if len(s.queue) == 0 {

@@ -31,7 +31,10 @@ func TestRoundTripRandomSizes(t *testing.T) {
 	for _, size := range sizes {
 		data := randomBytes(r, size)
 		chunk := []int{1024, 4096, 65536, content.DefaultChunkSize}[r.IntN(4)]
-		store := content.NewMemStore()
+		var store content.Store = content.NewMemStore()
+		if r.IntN(2) == 0 {
+			store = newBufferStore() // the reader reuses its buffers
+		}
 		root := importBytes(t, store, data, content.ImportOptions{ChunkSize: chunk})
 		if root.FileSize != uint64(size) {
 			t.Fatalf("size %d: root says %d", size, root.FileSize)
@@ -72,7 +75,7 @@ func TestRoundTripRandomSizes(t *testing.T) {
 func TestRandomAccessAgainstReference(t *testing.T) {
 	r := testRand(t)
 	data := randomBytes(r, 5<<20+777)
-	store := content.NewMemStore()
+	store := newBufferStore()
 	root := importBytes(t, store, data, content.ImportOptions{ChunkSize: 4096, LinksPerNode: 7}) // deep tree
 	fr, err := content.NewFileReader(context.Background(), store, root.CID, 4)
 	if err != nil {
@@ -267,5 +270,67 @@ func TestReaderSeekAndClose(t *testing.T) {
 	fr.Close()
 	if _, err := fr.ReadAt(make([]byte, 10), 5000); err == nil {
 		t.Error("ReadAt after Close succeeded")
+	}
+}
+
+func putAllBlocks(t *testing.T, s content.Store, blocks ...content.Block) {
+	t.Helper()
+	for _, b := range blocks {
+		if err := s.Put(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fileNode makes a UnixFS file node over links with the sizes it claims.
+func fileNode(t *testing.T, links []content.Link, sizes []uint64) content.Block {
+	t.Helper()
+	var total uint64
+	for _, s := range sizes {
+		total += s
+	}
+	data := content.FSData{Type: content.TypeFile, FileSize: &total, BlockSizes: sizes}.Encode()
+	b, err := content.NewBlock(content.CodecDagPB, content.PBNode{Links: links, Data: data}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReaderRefusesHostileDAGs(t *testing.T) {
+	ctx := context.Background()
+	hello, _ := content.NewRawBlock([]byte("hello\n"))
+	store := newBufferStore()
+	putAllBlocks(t, store, hello)
+
+	// A leaf claimed far larger than a block: refused, nothing allocated.
+	huge := fileNode(t, []content.Link{{CID: hello.CID()}}, []uint64{1 << 50})
+	putAllBlocks(t, store, huge)
+	if _, err := content.NewFileReader(ctx, store, huge.CID(), 0); !errors.Is(err, content.ErrMalformed) {
+		t.Errorf("leaf claimed at 1 PiB: %v, want ErrMalformed", err)
+	}
+
+	// An empty subtree linked 174 times at each of 6 levels: 174^6 links
+	// to walk if the reader followed empty children.
+	empty := fileNode(t, nil, nil)
+	putAllBlocks(t, store, empty)
+	z := empty
+	for range 6 {
+		links := make([]content.Link, 174)
+		for i := range links {
+			links[i] = content.Link{CID: z.CID()}
+		}
+		z = fileNode(t, links, make([]uint64, 174))
+		putAllBlocks(t, store, z)
+	}
+	root := fileNode(t, []content.Link{{CID: hello.CID()}, {CID: z.CID()}, {CID: hello.CID()}}, []uint64{6, 0, 6})
+	putAllBlocks(t, store, root)
+	fr, err := content.NewFileReader(ctx, store, root.CID(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(fr)
+	if err != nil || string(got) != "hello\nhello\n" {
+		t.Fatalf("read %q, %v", got, err)
 	}
 }

@@ -36,6 +36,9 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	if err := content.CheckChunkSize(*chunkSize); err != nil {
 		return usageErr(fs, "%v", err)
 	}
+	if _, err := newProgress(io.Discard, *progressMode, "", 0); err != nil {
+		return usageErr(fs, "%v", err)
+	}
 	var dst content.BlockPutter = content.Discard
 	if !*onlyHash {
 		if *repo == "" {

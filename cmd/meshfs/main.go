@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -37,7 +38,13 @@ var commands = []command{
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}))
+	// After the first signal, the next one ends the process at once.
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	if ctx.Err() != nil && code == 1 {
+		code = 130 // interrupted, as shells report it
+	}
+	os.Exit(code)
 }
 
 // run executes the command line args and returns the exit code: 0 ok, 1 the
@@ -97,8 +104,13 @@ func newFlags(name, synopsis, description string, stderr io.Writer) *flag.FlagSe
 }
 
 // parseFlags parses args, allowing options after the positional
-// arguments, and turns a parse error into errUsage.
+// arguments; everything after "--" is positional. A parse error becomes
+// errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -109,7 +121,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return positional, nil
+			return append(positional, rest...), nil
 		}
 		positional = append(positional, args[0])
 		args = args[1:]

@@ -126,6 +126,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"cat", "--repo", repo, "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}, 1, "not found"},
 		{[]string{"cat", "--repo", filepath.Join(repo, "none"), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}, 1, "no repo"},
 		{[]string{"cat", "--repo", repo, "--offset", "-1", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}, 2, "negative"},
+		{[]string{"add", "--only-hash", "--", p, "-q"}, 2, "exactly one"},
+		{[]string{"add", "--repo", filepath.Join(repo, "new"), "--progress=bogus", p}, 2, "--progress"},
 		{[]string{"add", "--help"}, 0, "ipfs add --cid-version=1"},
 		{[]string{"help"}, 0, "Commands:"},
 	}
@@ -134,6 +136,17 @@ func TestCommandLineErrors(t *testing.T) {
 		if code != tt.code || !strings.Contains(errout, tt.msg) {
 			t.Errorf("meshfs %q: exit %d, stderr %q; want exit %d mentioning %q", tt.args, code, errout, tt.code, tt.msg)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(repo, "new")); !os.IsNotExist(err) {
+		t.Errorf("a usage error created a repo: %v", err)
+	}
+	// After "--", a file may be named like a flag.
+	dash := filepath.Join(t.TempDir(), "-q")
+	os.WriteFile(dash, []byte("hello\n"), 0o644)
+	t.Chdir(filepath.Dir(dash))
+	code, out, errout := meshfs(t, nil, "add", "--only-hash", "--", "-q")
+	if code != 0 || out != "added bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am -q\n" {
+		t.Errorf("add -- -q: exit %d, %q, %q", code, out, errout)
 	}
 }
 

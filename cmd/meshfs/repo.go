@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"meshfs/content"
@@ -22,10 +21,8 @@ func openRepoStore(dir string, create bool) (*content.DiskStore, error) {
 		return nil, errors.New("no repo: give --repo DIR or set MESHFS_REPO")
 	}
 	blocks := filepath.Join(dir, repoBlocksDir)
-	if !create {
-		if _, err := os.Stat(blocks); err != nil {
-			return nil, fmt.Errorf("no repo at %s: %w", dir, err)
-		}
+	if !create && !content.IsDiskStore(blocks) {
+		return nil, fmt.Errorf("no repo at %s (create one with meshfs add --repo)", dir)
 	}
 	return content.OpenDiskStore(blocks)
 }
