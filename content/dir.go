@@ -221,18 +221,6 @@ type hamtPath struct {
 	slots  []int
 }
 
-// getChecked fetches c and checks that the getter returned that block.
-func getChecked(ctx context.Context, g BlockGetter, c cid.Cid) (Block, error) {
-	b, err := g.Get(ctx, c)
-	if err != nil {
-		return Block{}, err
-	}
-	if !b.CID().Equals(c) {
-		return Block{}, fmt.Errorf("%w: asked for %s, got %s", ErrHashMismatch, c, b.CID())
-	}
-	return b, nil
-}
-
 // readDirNode appends the entries under c; shard is nil for the top node.
 // seen holds the nodes read so far: no valid HAMT holds a shard twice.
 func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, shard *hamtPath, seen map[cid.Cid]bool, out *[]DirEntry) error {
@@ -246,7 +234,7 @@ func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, shard *hamtPath,
 	if c.Prefix().Codec != CodecDagPB {
 		return fmt.Errorf("%w: %s is not a directory", ErrMalformed, c)
 	}
-	blk, err := getChecked(ctx, g, c)
+	blk, err := getChecked(ctx, g, c, nil)
 	if err != nil {
 		return err
 	}

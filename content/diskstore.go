@@ -308,10 +308,7 @@ func (s *DiskStore) Get(ctx context.Context, c cid.Cid) (Block, error) {
 // GetBuffer implements BufferGetter: Get, reading into buf when it is large
 // enough.
 func (s *DiskStore) GetBuffer(ctx context.Context, c cid.Cid, buf []byte) (Block, error) {
-	if s.closed.Load() {
-		return Block{}, ErrStoreClosed
-	}
-	if err := CheckCID(c); err != nil {
+	if err := s.usable(c); err != nil {
 		return Block{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -373,12 +370,17 @@ func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error 
 	return cerr
 }
 
+// usable checks that the store is open and c is a CID it can hold.
+func (s *DiskStore) usable(c cid.Cid) error {
+	if s.closed.Load() {
+		return ErrStoreClosed
+	}
+	return CheckCID(c)
+}
+
 // Has implements Store. It does not read or verify the block.
 func (s *DiskStore) Has(_ context.Context, c cid.Cid) (bool, error) {
-	if s.closed.Load() {
-		return false, ErrStoreClosed
-	}
-	if err := CheckCID(c); err != nil {
+	if err := s.usable(c); err != nil {
 		return false, err
 	}
 	_, err := os.Lstat(s.path(c.String()))
@@ -390,10 +392,7 @@ func (s *DiskStore) Has(_ context.Context, c cid.Cid) (bool, error) {
 
 // Delete implements Store; the removal is durable when it returns.
 func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
-	if s.closed.Load() {
-		return ErrStoreClosed
-	}
-	if err := CheckCID(c); err != nil {
+	if err := s.usable(c); err != nil {
 		return err
 	}
 	p := s.path(c.String())

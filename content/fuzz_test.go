@@ -337,10 +337,7 @@ func FuzzDecodePBNode(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		n, err := content.DecodePBNode(in)
-		if err != nil {
-			if !errors.Is(err, content.ErrMalformed) {
-				t.Fatalf("error does not wrap ErrMalformed: %v", err)
-			}
+		if fuzzRefused(t, err) {
 			return
 		}
 		for i, l := range n.Links {
@@ -446,10 +443,7 @@ func FuzzDecodeFSData(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d, err := content.DecodeFSData(in)
-		if err != nil {
-			if !errors.Is(err, content.ErrMalformed) {
-				t.Fatalf("error does not wrap ErrMalformed: %v", err)
-			}
+		if fuzzRefused(t, err) {
 			return
 		}
 		enc := d.Encode()
@@ -959,4 +953,14 @@ func FuzzParseCID(f *testing.F) {
 			t.Fatalf("ParseCID(%q) = %s, then %s", s, c, c2)
 		}
 	})
+}
+
+// fuzzRefused reports whether a decoder refused its input, failing the test
+// if the refusal does not wrap ErrMalformed.
+func fuzzRefused(t *testing.T, err error) bool {
+	t.Helper()
+	if err != nil && !errors.Is(err, content.ErrMalformed) {
+		t.Fatalf("error does not wrap ErrMalformed: %v", err)
+	}
+	return err != nil
 }

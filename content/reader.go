@@ -65,7 +65,7 @@ func NewFileReader(ctx context.Context, g BlockGetter, root cid.Cid, readAhead i
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &FileReader{ctx: ctx, cancel: cancel, getter: g, readAhead: readAhead, nodes: make(map[cid.Cid]*fileNode)}
-	blk, err := r.fetch(ctx, root)
+	blk, err := getChecked(ctx, g, root, nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -220,21 +220,17 @@ func (r *FileReader) Range(off, n int64) (io.ReadCloser, error) {
 	return s, nil
 }
 
-// fetch gets c and checks it is the block asked for.
-func (r *FileReader) fetch(ctx context.Context, c cid.Cid) (Block, error) {
-	return r.fetchInto(ctx, c, nil)
-}
-
-// fetchInto is fetch, reading into buf if the getter can.
-func (r *FileReader) fetchInto(ctx context.Context, c cid.Cid, buf []byte) (Block, error) {
+// getChecked fetches c through g (into buf if g is a BufferGetter and buf
+// is not nil) and checks that g answered with the block asked for.
+func getChecked(ctx context.Context, g BlockGetter, c cid.Cid, buf []byte) (Block, error) {
 	var (
 		b   Block
 		err error
 	)
-	if bg, ok := r.getter.(BufferGetter); ok && buf != nil {
+	if bg, ok := g.(BufferGetter); ok && buf != nil {
 		b, err = bg.GetBuffer(ctx, c, buf)
 	} else {
-		b, err = r.getter.Get(ctx, c)
+		b, err = g.Get(ctx, c)
 	}
 	if err != nil {
 		return Block{}, err
@@ -252,7 +248,7 @@ func (r *FileReader) node(ctx context.Context, c cid.Cid, size uint64) (*fileNod
 	n, ok := r.nodes[c]
 	r.mu.Unlock()
 	if !ok {
-		blk, err := r.fetch(ctx, c)
+		blk, err := getChecked(ctx, r.getter, c, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +474,7 @@ func (s *stream) fill() error {
 			p.result = make(chan pieceResult, 1)
 			go func() {
 				buf := s.r.buffer(p.full)
-				b, err := s.r.fetchInto(s.ctx, p.leaf, buf)
+				b, err := getChecked(s.ctx, s.r.getter, p.leaf, buf)
 				res := pieceResult{buf: buf}
 				switch {
 				case err != nil:

@@ -36,20 +36,8 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	if err := content.CheckChunkSize(*chunkSize); err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	if _, err := newProgress(io.Discard, *progressMode, "", 0); err != nil {
-		return usageErr(fs, "%v", err)
-	}
-	var dst content.BlockPutter = content.Discard
-	if !*onlyHash {
-		if *repo == "" {
-			return usageErr(fs, "give --repo DIR to store the blocks, or --only-hash")
-		}
-		store, err := openRepoStore(*repo, true)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		dst = store
+	if !*onlyHash && *repo == "" {
+		return usageErr(fs, "give --repo DIR to store the blocks, or --only-hash")
 	}
 
 	name := pos[0]
@@ -86,6 +74,16 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	bar, err := newProgress(stderr, *progressMode, "adding", total)
 	if err != nil {
 		return usageErr(fs, "%v", err)
+	}
+	// The repo is opened (and created) only once the input is known good.
+	var dst content.BlockPutter = content.Discard
+	if !*onlyHash {
+		store, err := openRepoStore(*repo, true)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		dst = store
 	}
 	fileOpts := content.ImportOptions{ChunkSize: *chunkSize}
 
