@@ -36,6 +36,10 @@ func (b Block) Size() int { return len(b.data) }
 // Defined reports whether b is a real block and not the zero Block.
 func (b Block) Defined() bool { return b.cid.Defined() }
 
+// Clone returns a copy of b that owns its bytes, for keeping a block whose
+// data buffer its producer will reuse.
+func (b Block) Clone() Block { return Block{cid: b.cid, data: append([]byte(nil), b.data...)} }
+
 func (b Block) String() string { return fmt.Sprintf("block %s (%d bytes)", b.cid, len(b.data)) }
 
 // NewBlock hashes data and returns it as a block of the given codec

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/ipfs/go-cid"
 
@@ -17,14 +20,18 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("add", "[options] FILE|DIR|-",
 		"Chunks a file (or, with -r, a directory tree; - for standard input) into\n"+
 			"content-addressed blocks and prints its CID, the same CID that\n"+
-			"`ipfs add --cid-version=1` gives for the same bytes. With --only-hash\n"+
-			"nothing is stored; with --repo the blocks go into that local repo,\n"+
-			"each one fsynced before the command reports success.", stderr)
+			"`ipfs add --cid-version=1` gives for the same bytes. By default the\n"+
+			"file goes to the daemon at --api, which pushes every block to its R\n"+
+			"home peers and succeeds once W of them have it on disk. With\n"+
+			"--only-hash nothing is stored; with --repo the blocks go into that\n"+
+			"local repo (no daemon), each one fsynced before the command reports\n"+
+			"success.", stderr)
 	onlyHash := fs.Bool("only-hash", false, "only compute the CID; store nothing")
 	quiet := fs.Bool("q", false, "print only the CID, on one line")
 	recursive := fs.Bool("r", false, "add a directory tree (every entry, hidden ones too)")
 	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
 	chunkSize := fs.Int("chunk-size", content.DefaultChunkSize, fmt.Sprintf("leaf size in bytes, %d to %d", content.MinChunkSize, content.MaxChunkSize))
+	apiURL := apiFlag(fs)
 	progressMode := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -36,8 +43,12 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	if err := content.CheckChunkSize(*chunkSize); err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	if !*onlyHash && *repo == "" {
-		return usageErr(fs, "give --repo DIR to store the blocks, or --only-hash")
+	local := *onlyHash || *repo != ""
+	var cl *client
+	if !local {
+		if cl, err = newClient(*apiURL); err != nil {
+			return usageErr(fs, "%v", err)
+		}
 	}
 
 	name := pos[0]
@@ -56,6 +67,8 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 		switch {
 		case info.IsDir() && !*recursive:
 			return fmt.Errorf("%s is a directory: use -r to add a tree", name)
+		case info.IsDir() && !local:
+			return fmt.Errorf("%s is a directory: trees are added with --repo DIR for now, not through the daemon", name)
 		case info.IsDir():
 			dir = true
 			total, err = treeSize(name)
@@ -74,6 +87,21 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	bar, err := newProgress(stderr, *progressMode, "adding", total)
 	if err != nil {
 		return usageErr(fs, "%v", err)
+	}
+	if !local {
+		var res addResult
+		q := url.Values{"chunk-size": {strconv.Itoa(*chunkSize)}}
+		err := cl.callJSON(ctx, http.MethodPost, apiAdd, q, &countingReader{r: in, tell: bar.Set}, &res)
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		if *quiet {
+			fmt.Fprintln(stdout, res.CID)
+		} else {
+			fmt.Fprintf(stdout, "added %s %s\n", res.CID, filepath.Base(name))
+		}
+		return nil
 	}
 	// The repo is opened (and created) only once the input is known good.
 	var dst content.BlockPutter = content.Discard

@@ -14,10 +14,12 @@ import (
 func runCat(ctx context.Context, args []string, std stdio) error {
 	stdout, stderr := std.out, std.errout
 	fs := newFlags("cat", "[options] CID",
-		"Writes the bytes of the file CID to standard output. Every block is\n"+
-			"checked against its hash as it is read; a corrupt block stops the\n"+
-			"command with an error and is quarantined in the repo.", stderr)
+		"Writes the bytes of the file CID to standard output. By default the\n"+
+			"daemon at --api fetches them from the mesh; with --repo they come from\n"+
+			"that local repo. Every block is checked against its hash as it is\n"+
+			"read; a corrupt block is never written out.", stderr)
 	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
+	apiURL := apiFlag(fs)
 	offset := fs.Int64("offset", 0, "first byte to write")
 	length := fs.Int64("length", -1, "bytes to write (default: to the end)")
 	pos, err := parseFlags(fs, args)
@@ -33,6 +35,22 @@ func runCat(ctx context.Context, args []string, std stdio) error {
 	c, err := content.ParseCID(pos[0])
 	if err != nil {
 		return usageErr(fs, "%v", err)
+	}
+	if *repo == "" {
+		cl, err := newClient(*apiURL)
+		if err != nil {
+			return usageErr(fs, "%v", err)
+		}
+		rc, _, err := cl.cat(ctx, c, *offset, *length)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		w := bufio.NewWriterSize(stdout, 1<<20)
+		if _, err := io.Copy(w, rc); err != nil {
+			return err
+		}
+		return w.Flush()
 	}
 	store, err := openRepoStore(*repo, false)
 	if err != nil {

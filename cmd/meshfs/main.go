@@ -1,5 +1,6 @@
-// Command meshfs is the one binary of meshfs: the command line over local
-// repos today, and the daemon and testnet launcher as they land.
+// Command meshfs is the one binary of meshfs: the daemon (a peer of the
+// mesh with its HTTP API), the command line that talks to it or to a local
+// repo, and the local testnet launcher.
 //
 // Run `meshfs help` for the commands, `meshfs COMMAND --help` for one.
 package main
@@ -30,9 +31,14 @@ type stdio struct {
 }
 
 var commands = []command{
-	{"add", "import a file (or a tree with -r) and print its CID", runAdd},
+	{"daemon", "run a peer of the mesh and its HTTP API", runDaemon},
+	{"add", "store a file in the mesh (or a local repo) and print its CID", runAdd},
 	{"cat", "write a file's bytes to stdout, verified", runCat},
-	{"ls", "list a directory's entries", runLs},
+	{"get", "fetch a file from the mesh into a local file", runGet},
+	{"ls", "list a directory's entries (local repo)", runLs},
+	{"block", "block where CID: the peers that hold a block", runBlock},
+	{"status", "the daemon's peer, connections, storage and repair", runStatus},
+	{"peers", "the daemon's connected peers", runPeers},
 }
 
 func main() {

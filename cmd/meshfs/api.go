@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"meshfs/content"
+	meshpeer "meshfs/peer"
+)
+
+// The daemon's HTTP API. Requests and answers are JSON except the bodies of
+// add (the file's bytes) and cat (the file's bytes). Errors are
+// {"error": "..."} with a status that says what kind:
+// 400 bad input, 404 not found, 503 too few peers, 504 timed out.
+const (
+	apiAdd       = "/api/v0/add"
+	apiCat       = "/api/v0/cat"
+	apiWhere     = "/api/v0/block/where"
+	apiStatus    = "/api/v0/status"
+	apiPeers     = "/api/v0/peers"
+	apiRepair    = "/api/v0/repair"
+	apiPartition = "/debug/partition"
+	apiHeal      = "/debug/heal"
+	// headerSize carries a file's size before its bytes on cat.
+	headerSize = "X-Meshfs-Size"
+)
+
+// addResult is the answer to an add.
+type addResult struct {
+	CID  string `json:"cid"`
+	Size uint64 `json:"size"`
+}
+
+type api struct {
+	node *meshpeer.Node
+}
+
+func newAPI(node *meshpeer.Node, reg *prometheus.Registry, testControl bool) http.Handler {
+	a := &api{node: node}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+apiAdd, a.add)
+	mux.HandleFunc("GET "+apiCat, a.cat)
+	mux.HandleFunc("GET "+apiWhere, a.where)
+	mux.HandleFunc("GET "+apiStatus, a.status)
+	mux.HandleFunc("GET "+apiPeers, a.peers)
+	mux.HandleFunc("POST "+apiRepair, a.repair)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if testControl {
+		mux.HandleFunc("POST "+apiPartition, a.partition)
+		mux.HandleFunc("POST "+apiHeal, a.heal)
+	}
+	return mux
+}
+
+// apiError writes err as JSON with the status its kind calls for.
+func apiError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, errBadRequest), errors.Is(err, content.ErrUnsupportedCID),
+		errors.Is(err, content.ErrInvalidOption), errors.Is(err, content.ErrNotFile):
+		code = http.StatusBadRequest
+	case errors.Is(err, content.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, meshpeer.ErrQuorum), errors.Is(err, meshpeer.ErrNoPeers):
+		code = http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, content.ErrCorruptBlock), errors.Is(err, content.ErrHashMismatch):
+		code = http.StatusBadGateway
+	}
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, a...))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// cidArg parses the CID in the query parameter "arg".
+func cidArg(r *http.Request) (cid.Cid, error) {
+	s := r.URL.Query().Get("arg")
+	if s == "" {
+		return cid.Undef, badRequest("missing ?arg=CID")
+	}
+	c, err := content.ParseCID(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	return c, nil
+}
+
+func intArg(r *http.Request, name string, def int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < -1 {
+		return 0, badRequest("%s=%q is not a valid number", name, s)
+	}
+	return v, nil
+}
+
+// add imports the request body as a file, pushing every block to its home
+// peers with the write quorum.
+func (a *api) add(w http.ResponseWriter, r *http.Request) {
+	chunk, err := intArg(r, "chunk-size", content.DefaultChunkSize)
+	if err == nil {
+		err = content.CheckChunkSize(int(chunk))
+	}
+	if err != nil {
+		apiError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	root, err := content.Import(r.Context(), r.Body, a.node, content.ImportOptions{
+		ChunkSize: int(chunk),
+		// Enough blocks in flight to keep every home peer's disk busy.
+		Parallel: 64,
+	})
+	if err != nil {
+		apiError(w, fmt.Errorf("add: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, addResult{CID: root.CID.String(), Size: root.FileSize})
+}
+
+// cat streams a file's bytes, or a range of them, verified block by block.
+func (a *api) cat(w http.ResponseWriter, r *http.Request) {
+	c, err := cidArg(r)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	off, err := intArg(r, "offset", 0)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	n, err := intArg(r, "length", -1)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	fr, err := content.NewFileReader(r.Context(), a.node, c, 32)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	defer fr.Close()
+	if n < 0 {
+		n = fr.Size()
+	}
+	rng, err := fr.Range(off, n)
+	if err != nil {
+		apiError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	defer rng.Close()
+	want := max(0, min(n, fr.Size()-off))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set(headerSize, strconv.FormatInt(fr.Size(), 10))
+	w.Header().Set("Content-Length", strconv.FormatInt(want, 10))
+	if _, err := io.Copy(w, rng); err != nil {
+		// The status is out: abort so the client sees a broken transfer,
+		// never a short file that looks whole.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (a *api) where(w http.ResponseWriter, r *http.Request) {
+	c, err := cidArg(r)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	holders, err := a.node.Where(r.Context(), c)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	out := make([]string, len(holders))
+	for i, p := range holders {
+		out[i] = p.String()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cid": c.String(), "holders": out})
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	st, err := a.node.Status(r.Context())
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *api) peers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.node.Peers())
+}
+
+func (a *api) repair(w http.ResponseWriter, r *http.Request) {
+	rep, err := a.node.Repair(r.Context())
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// partition blocks the peers named in the JSON body {"peers": [...]}.
+func (a *api) partition(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Peers []string `json:"peers"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		apiError(w, badRequest("body: %v", err))
+		return
+	}
+	var ids []peer.ID
+	for _, s := range req.Peers {
+		id, err := peer.Decode(s)
+		if err != nil {
+			apiError(w, badRequest("peer %q: %v", s, err))
+			return
+		}
+		ids = append(ids, id)
+	}
+	a.node.Partition(ids...)
+	writeJSON(w, http.StatusOK, map[string]int{"blocked": len(ids)})
+}
+
+func (a *api) heal(w http.ResponseWriter, r *http.Request) {
+	a.node.Heal(r.Context())
+	writeJSON(w, http.StatusOK, map[string]bool{"healed": true})
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	meshpeer "meshfs/peer"
+)
+
+// listFlag is a flag that takes a comma-separated list and may be repeated.
+type listFlag struct {
+	set  bool
+	vals []string
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+
+func (l *listFlag) Set(s string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.vals = append(l.vals, v)
+		}
+	}
+	return nil
+}
+
+func runDaemon(ctx context.Context, args []string, std stdio) error {
+	fs := newFlags("daemon", "[options]",
+		"Runs a meshfs peer: joins the mesh, stores the blocks it is home to,\n"+
+			"repairs replication, and serves the HTTP API (used by the other\n"+
+			"commands), the IPFS gateway at /ipfs/ and Prometheus metrics at\n"+
+			"/metrics. The repo (identity, config.toml, blocks) is created on first\n"+
+			"start; flags override config.toml for this run. Stops cleanly on\n"+
+			"SIGINT or SIGTERM.", std.errout)
+	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
+	var listen, bootstrap listFlag
+	fs.Var(&listen, "listen", "multiaddrs to listen on, comma-separated (default from config.toml)")
+	fs.Var(&bootstrap, "bootstrap", "multiaddrs of peers to join, comma-separated, each ending in /p2p/ID")
+	api := fs.String("api", "", "HTTP API `host:port` (default from config.toml; port 0 picks one)")
+	replication := fs.Int("replication", 0, "R, copies of each block (default from config.toml)")
+	quorum := fs.Int("write-quorum", 0, "W, acknowledgements an add waits for (default from config.toml)")
+	repairEvery := fs.Duration("repair-interval", 0, "time between repair passes (default from config.toml)")
+	testControl := fs.Bool("test-control", false, "serve /debug/partition and /debug/heal (tests only: lets API callers cut the mesh)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr(fs, "unexpected argument %q", pos[0])
+	}
+	if *repo == "" {
+		return usageErr(fs, "give --repo DIR or set MESHFS_REPO")
+	}
+	dc, err := loadOrInitRepo(*repo)
+	if err != nil {
+		return err
+	}
+	if listen.set {
+		dc.Listen = listen.vals
+	}
+	if bootstrap.set {
+		dc.Bootstrap = bootstrap.vals
+	}
+	if *api != "" {
+		dc.API = *api
+	}
+	if *replication != 0 {
+		dc.Replication = *replication
+	}
+	if *quorum != 0 {
+		dc.WriteQuorum = *quorum
+	}
+	if *repairEvery != 0 {
+		dc.RepairInterval.Duration = *repairEvery
+	}
+	cfg, err := peerConfig(dc)
+	if err != nil {
+		return usageErr(fs, "%v", err)
+	}
+	return serveDaemon(ctx, *repo, dc.API, cfg, *testControl, std)
+}
+
+// peerConfig turns the repo's config into the node's.
+func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
+	cfg := meshpeer.DefaultConfig()
+	if len(dc.Listen) > 0 {
+		cfg.ListenAddrs = dc.Listen
+	}
+	for _, s := range dc.Bootstrap {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return cfg, fmt.Errorf("bootstrap %q: %w", s, err)
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			return cfg, fmt.Errorf("bootstrap %q: %w", s, err)
+		}
+		cfg.Bootstrap = append(cfg.Bootstrap, *ai)
+	}
+	if dc.Replication != 0 {
+		cfg.Replication = dc.Replication
+	}
+	if dc.WriteQuorum != 0 {
+		cfg.WriteQuorum = dc.WriteQuorum
+	}
+	if dc.RepairInterval.Duration != 0 {
+		cfg.RepairInterval = dc.RepairInterval.Duration
+	}
+	if dc.CacheBytes != 0 {
+		cfg.CacheBytes = dc.CacheBytes
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// serveDaemon runs the node and its HTTP API until ctx ends.
+func serveDaemon(ctx context.Context, repo, apiAddr string, cfg meshpeer.Config, testControl bool, std stdio) error {
+	if apiAddr == "" {
+		apiAddr = "127.0.0.1:5101"
+	}
+	key, err := meshpeer.LoadOrCreateIdentity(filepath.Join(repo, identityFile))
+	if err != nil {
+		return err
+	}
+	store, err := openRepoStore(repo, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	node, err := meshpeer.New(ctx, cfg, key, store, reg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+
+	ln, err := net.Listen("tcp", apiAddr)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	apiURL := "http://" + ln.Addr().String()
+	srv := &http.Server{
+		Handler:           newAPI(node, reg, testControl),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	info := daemonInfo{ID: node.ID().String(), API: apiURL, Repo: repo, PID: os.Getpid()}
+	for _, a := range node.Addrs() {
+		info.Addrs = append(info.Addrs, a.String())
+	}
+	if err := writeDaemonInfo(repo, info); err != nil {
+		srv.Close()
+		return err
+	}
+	defer os.Remove(filepath.Join(repo, daemonFile))
+	fmt.Fprintf(std.out, "meshfs daemon ready\npeer   %s\napi    %s\n", info.ID, apiURL)
+	for _, a := range info.Addrs {
+		fmt.Fprintf(std.out, "listen %s\n", a)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("api: %w", err)
+	}
+	fmt.Fprintln(std.errout, "meshfs daemon: stopping")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"meshfs/internal/atomicfile"
+)
+
+// The files of a daemon's repo, beside blocks/.
+const (
+	configFile   = "config.toml"
+	identityFile = "identity.key"
+	daemonFile   = "daemon.json" // written when the daemon is ready, removed at stop
+)
+
+// daemonConfig is the repo's config.toml. Command-line flags override it for
+// one run.
+type daemonConfig struct {
+	Listen         []string `toml:"listen"`
+	API            string   `toml:"api"`
+	Bootstrap      []string `toml:"bootstrap"`
+	Replication    int      `toml:"replication"`
+	WriteQuorum    int      `toml:"write_quorum"`
+	RepairInterval duration `toml:"repair_interval"`
+	CacheBytes     int64    `toml:"cache_bytes"`
+}
+
+// duration is a time.Duration written as "30s" in TOML.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// defaultConfigText is written to a new repo: every setting, explained.
+const defaultConfigText = `# meshfs daemon configuration. Flags given to 'meshfs daemon' override these
+# values for that run; edit this file to change them for good.
+
+# Multiaddrs the peer listens on: TCP, QUIC and WebSocket (the browser node
+# dials the /ws one). Port 0 picks a free port.
+listen = ["/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1", "/ip4/0.0.0.0/tcp/4102/ws"]
+
+# Address of the HTTP API, the IPFS gateway (/ipfs/) and /metrics.
+# Keep it on loopback unless a firewall guards it: the API can write.
+api = "127.0.0.1:5101"
+
+# Peers to join at start, as multiaddrs ending in /p2p/PEER-ID.
+bootstrap = []
+
+# R: how many peers (the XOR-closest to a block's key) keep each block.
+replication = 3
+
+# W: how many of them must acknowledge a block durable before an add succeeds.
+write_quorum = 2
+
+# How often this peer checks that the blocks it holds are on their home peers
+# (a check also runs a second after peers come or go).
+repair_interval = "30s"
+
+# Bytes of blocks fetched for reads kept in memory.
+cache_bytes = 268435456
+`
+
+// loadOrInitRepo creates the repo folder and its config on first start and
+// returns the config.
+func loadOrInitRepo(dir string) (daemonConfig, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return daemonConfig{}, fmt.Errorf("repo: %w", err)
+	}
+	path := filepath.Join(dir, configFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := atomicfile.WriteFile(path, []byte(defaultConfigText), 0o600); err != nil {
+			return daemonConfig{}, fmt.Errorf("repo: %w", err)
+		}
+	}
+	var cfg daemonConfig
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return daemonConfig{}, fmt.Errorf("repo: %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return daemonConfig{}, fmt.Errorf("repo: %s: unknown setting %q", path, und[0].String())
+	}
+	return cfg, nil
+}
+
+// daemonInfo is daemon.json: how to reach a running daemon.
+type daemonInfo struct {
+	ID    string   `json:"id"`
+	API   string   `json:"api"`
+	Addrs []string `json:"addrs"`
+	Repo  string   `json:"repo"`
+	PID   int      `json:"pid"`
+}
+
+func writeDaemonInfo(dir string, info daemonInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, daemonFile), append(b, '\n'), 0o644)
+}

@@ -1,0 +1,59 @@
+package peer
+
+import (
+	"fmt"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
+)
+
+// resourceLimits returns the resource manager's limits: libp2p's defaults
+// for its own services, scaled to cfg's memory and file descriptors, plus
+// explicit stream and memory limits for the block protocol (in all and per
+// peer), so one peer cannot take the whole node.
+func resourceLimits(cfg Config) rcmgr.ConcreteLimitConfig {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	perPeer := cfg.MaxInboundPerPeer
+	limits.AddProtocolLimit(BlockProtocol,
+		rcmgr.BaseLimit{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048, Memory: cfg.MemoryLimit / 2},
+		rcmgr.BaseLimitIncrease{})
+	limits.AddProtocolPeerLimit(BlockProtocol,
+		rcmgr.BaseLimit{StreamsInbound: 2 * perPeer, StreamsOutbound: 4 * perPeer, Streams: 6 * perPeer, Memory: cfg.MemoryLimit / 8},
+		rcmgr.BaseLimitIncrease{})
+	return limits.Scale(cfg.MemoryLimit, cfg.MaxFDs)
+}
+
+// newHost builds the libp2p host: TCP, QUIC and WebSocket, Noise, Yamux, the
+// resource manager and the gater; no relay, no NAT port mapping.
+func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("peer: resource manager: %w", err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Transport(websocket.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionGater(gater),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("peer: host: %w", err)
+	}
+	return h, nil
+}

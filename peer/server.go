@@ -1,0 +1,194 @@
+package peer
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"meshfs/content"
+)
+
+// inboundLimiter bounds the block-protocol requests each peer has in
+// progress here.
+type inboundLimiter struct {
+	mu    sync.Mutex
+	limit int
+	n     map[peer.ID]int
+}
+
+func newInboundLimiter(limit int) *inboundLimiter {
+	return &inboundLimiter{limit: limit, n: map[peer.ID]int{}}
+}
+
+func (l *inboundLimiter) acquire(p peer.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[p] >= l.limit {
+		return false
+	}
+	l.n[p]++
+	return true
+}
+
+func (l *inboundLimiter) release(p peer.ID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[p]--; l.n[p] <= 0 {
+		delete(l.n, p)
+	}
+}
+
+// putParallel is how many blocks of one put request are stored at once.
+const putParallel = 8
+
+// serve answers one block-protocol request. A peer over its concurrency
+// limit gets its stream reset at once; a malformed or oversized frame resets
+// the stream; every block pushed here is verified against its CID before it
+// is stored, and a mismatch scores the sender down.
+func (n *Node) serve(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	if !n.inbound.acquire(p) {
+		n.metrics.refused.Inc()
+		s.Reset()
+		return
+	}
+	defer n.inbound.release(p)
+	start := n.now()
+	_ = s.SetDeadline(start.Add(n.cfg.RequestTimeout))
+	r := bufio.NewReaderSize(s, 64<<10)
+	w := bufio.NewWriterSize(s, 64<<10)
+	frame, err := readFrame(r, maxRequestFrame, nil)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	req, err := decodeRequest(frame)
+	if err != nil {
+		n.metrics.requests.WithLabelValues("in", "invalid").Inc()
+		s.Reset()
+		return
+	}
+	switch req.op {
+	case opHave:
+		err = n.serveHave(s, w, req)
+	case opGet:
+		err = n.serveGet(s, w, req)
+	case opPut:
+		err = n.servePut(s, r, w, p, req)
+	}
+	n.metrics.observe("in", req.op, n.now().Sub(start), err)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	if err := w.Flush(); err != nil {
+		s.Reset()
+		return
+	}
+	s.Close()
+}
+
+func (n *Node) serveHave(s network.Stream, w *bufio.Writer, req request) error {
+	ss := make([]status, len(req.cids))
+	for i, c := range req.cids {
+		ok, err := n.store.Has(n.ctx, c)
+		switch {
+		case err != nil:
+			ss[i] = statusFailed
+		case ok:
+			ss[i] = statusOK
+		default:
+			ss[i] = statusNotFound
+		}
+	}
+	return writeFrame(w, encodeStatuses(ss))
+}
+
+func (n *Node) serveGet(s network.Stream, w *bufio.Writer, req request) error {
+	buf := make([]byte, 0, 256<<10)
+	for _, c := range req.cids {
+		var b content.Block
+		var err error
+		if bg, ok := n.store.(content.BufferGetter); ok {
+			b, err = bg.GetBuffer(n.ctx, c, buf)
+		} else {
+			b, err = n.store.Get(n.ctx, c)
+		}
+		if err != nil {
+			// Served from the read cache when the store lacks it: a
+			// non-home peer that read a block can still help others.
+			cb, ok := n.cache.get(c)
+			if !ok {
+				st := statusFailed
+				if errors.Is(err, content.ErrNotFound) {
+					st = statusNotFound
+				}
+				if err := writeFrame(w, blockHeader(st, c)); err != nil {
+					return err
+				}
+				continue
+			}
+			b = cb
+		} else {
+			buf = b.Data()[:0]
+		}
+		if err := writeFrame(w, blockHeader(statusOK, c), b.Data()); err != nil {
+			return err
+		}
+		n.metrics.servedBytes.Add(float64(b.Size()))
+	}
+	return nil
+}
+
+func (n *Node) servePut(s network.Stream, r *bufio.Reader, w *bufio.Writer, from peer.ID, req request) error {
+	ss := make([]status, req.n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, putParallel)
+	for i := range req.n {
+		// Each block needs its own buffer: it is stored while the next is
+		// read. The resource manager accounts for it.
+		sem <- struct{}{}
+		frame, err := readFrame(r, maxBlockFrame, nil)
+		if err != nil {
+			<-sem
+			wg.Wait()
+			return err
+		}
+		st, c, data, err := decodeBlockFrame(frame)
+		if err != nil || st != statusOK {
+			<-sem
+			wg.Wait()
+			return errors.Join(err, protoErr("put frame with status %v", st))
+		}
+		if err := s.Scope().ReserveMemory(len(frame), network.ReservationPriorityHigh); err != nil {
+			<-sem
+			ss[i] = statusFailed
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem; s.Scope().ReleaseMemory(len(frame)) }()
+			b, err := content.BlockFromCID(c, data)
+			if err != nil {
+				ss[i] = statusRejected
+				n.reportCorrupt(from)
+				return
+			}
+			if err := n.store.Put(n.ctx, b); err != nil {
+				ss[i] = statusFailed
+				return
+			}
+			n.metrics.receivedBytes.Add(float64(b.Size()))
+		})
+	}
+	wg.Wait()
+	if _, err := readFrame(r, 0, nil); !errors.Is(err, io.EOF) {
+		return protoErr("more block frames than announced")
+	}
+	_ = s.SetDeadline(time.Time{})
+	return writeFrame(w, encodeStatuses(ss))
+}
