@@ -35,6 +35,10 @@ type Config struct {
 	// MemoryLimit and MaxFDs bound the libp2p resource manager.
 	MemoryLimit int64
 	MaxFDs      int
+	// Client makes the node a DHT client that is never home to blocks: it
+	// reads and writes through the servers and stores only what it reads,
+	// in its cache (a reader, a browser).
+	Client bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -63,8 +63,12 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 	if err != nil {
 		return nil, err
 	}
+	mode := dht.ModeServer
+	if cfg.Client {
+		mode = dht.ModeClient
+	}
 	d, err := dht.New(h,
-		dht.Mode(dht.ModeServer),
+		dht.Mode(mode),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 	)
@@ -170,10 +174,13 @@ func (n *Node) Connect(ctx context.Context, addr ma.Multiaddr) error {
 }
 
 // candidates returns the peers that may be home to a block right now: this
-// node and the DHT servers in its routing table that are connected, not
-// blocked and not avoided.
+// node (unless it is a client) and the DHT servers in its routing table that
+// are connected, not blocked and not avoided.
 func (n *Node) candidates() []peer.ID {
-	out := []peer.ID{n.host.ID()}
+	var out []peer.ID
+	if !n.cfg.Client {
+		out = append(out, n.host.ID())
+	}
 	for _, p := range n.dht.RoutingTable().ListPeers() {
 		if n.host.Network().Connectedness(p) == network.Connected && !n.gater.IsBlocked(p) && !n.scores.avoid(p) {
 			out = append(out, p)
@@ -195,7 +202,10 @@ func (n *Node) LookupHomes(ctx context.Context, c cid.Cid) ([]peer.ID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: lookup %s: %w", c, err)
 	}
-	return HomeSet(BlockKey(c), append(ps, n.host.ID()), n.cfg.Replication), nil
+	if !n.cfg.Client {
+		ps = append(ps, n.host.ID())
+	}
+	return HomeSet(BlockKey(c), ps, n.cfg.Replication), nil
 }
 
 // watchPeers schedules a repair pass when the set of candidate peers
@@ -351,6 +361,10 @@ type Status struct {
 	RepairBacklog int       `json:"repair_backlog"`
 	RepairPasses  int64     `json:"repair_passes"`
 	LastRepair    time.Time `json:"last_repair,omitzero"`
+	// LastReport is the last repair pass's report.
+	LastReport RepairReport `json:"last_repair_report"`
+	// Client is true for a node that is never home to blocks.
+	Client bool `json:"client,omitempty"`
 }
 
 // Status returns the node's status.
@@ -373,5 +387,7 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		s.Addrs = append(s.Addrs, a.String())
 	}
 	s.RepairBacklog, s.RepairPasses, s.LastRepair = n.repair.stat()
+	s.LastReport = n.repair.last()
+	s.Client = n.cfg.Client
 	return s, nil
 }

@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"slices"
 
 	"github.com/ipfs/go-cid"
@@ -63,4 +64,23 @@ func HomeSet(k Key, candidates []peer.ID, r int) []peer.ID {
 		out = append(out, x.id)
 	}
 	return out
+}
+
+// HomeOf is HomeSet for peer IDs in their string form, for callers outside
+// the network layer (tests, tools) that know the mesh's peers by name.
+func HomeOf(c cid.Cid, peerIDs []string, r int) ([]string, error) {
+	ids := make([]peer.ID, len(peerIDs))
+	for i, s := range peerIDs {
+		id, err := peer.Decode(s)
+		if err != nil {
+			return nil, fmt.Errorf("peer: %q: %w", s, err)
+		}
+		ids[i] = id
+	}
+	home := HomeSet(BlockKey(c), ids, r)
+	out := make([]string, len(home))
+	for i, p := range home {
+		out[i] = p.String()
+	}
+	return out, nil
 }

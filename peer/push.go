@@ -116,7 +116,6 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 	qe := &QuorumError{Block: b.CID().String(), Need: need, Homes: len(homes)}
 	if len(homes) < need {
 		qe.Causes = append(qe.Causes, fmt.Errorf("only %d live peers known", len(homes)))
-		return qe
 	}
 	owned := b.Clone()
 	results := make(chan error, len(homes))
@@ -134,7 +133,10 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 		}
 		launched++
 	}
-	for range launched {
+	// Wait for the quorum, or until it cannot be reached. When the home set
+	// is too small from the start, wait for every answer so the error says
+	// how many acknowledged.
+	for pending := launched; pending > 0; pending-- {
 		var err error
 		select {
 		case err = <-results:
@@ -150,7 +152,7 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 			n.metrics.pushed.Inc()
 			return nil
 		}
-		if len(homes)-len(qe.Causes) < need {
+		if qe.Acked+pending-1 < need && len(homes) >= need {
 			break
 		}
 	}

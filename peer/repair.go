@@ -37,6 +37,7 @@ type RepairReport struct {
 	Pushed   int           `json:"pushed"`  // of those, pushed and acknowledged
 	Dropped  int           `json:"dropped"` // local copies dropped (not home, R holders confirmed)
 	Failed   int           `json:"failed"`  // pushes or checks that failed
+	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
@@ -56,6 +57,12 @@ func (r *repairer) stat() (backlog int, passes int64, last time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.backlog, r.passes.Load(), r.lastPass
+}
+
+func (r *repairer) last() RepairReport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastReport
 }
 
 // loop runs a pass every interval, and one second after a poke (so a burst
@@ -91,7 +98,7 @@ func (r *repairer) pass(ctx context.Context) (RepairReport, error) {
 	r.run.Lock()
 	defer r.run.Unlock()
 	start := r.n.now()
-	var rep RepairReport
+	rep := RepairReport{Started: start}
 	var batch []cid.Cid
 	var err error
 	for c, e := range r.n.store.All(ctx) {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,6 +28,7 @@ const (
 	apiAdd       = "/api/v0/add"
 	apiCat       = "/api/v0/cat"
 	apiWhere     = "/api/v0/block/where"
+	apiHomes     = "/api/v0/block/homes"
 	apiStatus    = "/api/v0/status"
 	apiPeers     = "/api/v0/peers"
 	apiRepair    = "/api/v0/repair"
@@ -51,10 +54,15 @@ func newAPI(node *meshpeer.Node, reg *prometheus.Registry, testControl bool) htt
 	mux.HandleFunc("POST "+apiAdd, a.add)
 	mux.HandleFunc("GET "+apiCat, a.cat)
 	mux.HandleFunc("GET "+apiWhere, a.where)
+	mux.HandleFunc("GET "+apiHomes, a.homes)
 	mux.HandleFunc("GET "+apiStatus, a.status)
 	mux.HandleFunc("GET "+apiPeers, a.peers)
 	mux.HandleFunc("POST "+apiRepair, a.repair)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Go's profiler, for finding what limits a transfer.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	if testControl {
 		mux.HandleFunc("POST "+apiPartition, a.partition)
 		mux.HandleFunc("POST "+apiHeal, a.heal)
@@ -202,6 +210,32 @@ func (a *api) where(w http.ResponseWriter, r *http.Request) {
 		out[i] = p.String()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cid": c.String(), "holders": out})
+}
+
+// homes returns a block's home set: from this peer's view of the mesh, or
+// with ?lookup=1 from a DHT lookup, with the time the lookup took.
+func (a *api) homes(w http.ResponseWriter, r *http.Request) {
+	c, err := cidArg(r)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	start := time.Now()
+	var homes []peer.ID
+	if r.URL.Query().Get("lookup") == "1" {
+		if homes, err = a.node.LookupHomes(r.Context(), c); err != nil {
+			apiError(w, err)
+			return
+		}
+	} else {
+		homes = a.node.Homes(c)
+	}
+	took := time.Since(start)
+	out := make([]string, len(homes))
+	for i, p := range homes {
+		out[i] = p.String()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cid": c.String(), "homes": out, "took_ns": took.Nanoseconds()})
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,7 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	replication := fs.Int("replication", 0, "R, copies of each block (default from config.toml)")
 	quorum := fs.Int("write-quorum", 0, "W, acknowledgements an add waits for (default from config.toml)")
 	repairEvery := fs.Duration("repair-interval", 0, "time between repair passes (default from config.toml)")
+	clientMode := fs.Bool("client", false, "join as a client: read and write through the mesh, never home to blocks")
 	testControl := fs.Bool("test-control", false, "serve /debug/partition and /debug/heal (tests only: lets API callers cut the mesh)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -87,6 +88,9 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	}
 	if *repairEvery != 0 {
 		dc.RepairInterval.Duration = *repairEvery
+	}
+	if *clientMode {
+		dc.Client = true
 	}
 	cfg, err := peerConfig(dc)
 	if err != nil {
@@ -124,6 +128,7 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 	if dc.CacheBytes != 0 {
 		cfg.CacheBytes = dc.CacheBytes
 	}
+	cfg.Client = dc.Client
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

@@ -31,6 +31,7 @@ type daemonConfig struct {
 	WriteQuorum    int      `toml:"write_quorum"`
 	RepairInterval duration `toml:"repair_interval"`
 	CacheBytes     int64    `toml:"cache_bytes"`
+	Client         bool     `toml:"client"`
 }
 
 // duration is a time.Duration written as "30s" in TOML.
@@ -74,6 +75,10 @@ repair_interval = "30s"
 
 # Bytes of blocks fetched for reads kept in memory.
 cache_bytes = 268435456
+
+# A client peer reads and writes through the mesh but is never home to
+# blocks (for a laptop that comes and goes).
+client = false
 `
 
 // loadOrInitRepo creates the repo folder and its config on first start and

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// httpClient bounds every API call of the tests.
+var httpClient = &http.Client{Timeout: 60 * time.Second}
+
+// add stores data through the daemon at api and returns the file's CID.
+func add(ctx context.Context, api string, data []byte, chunk int) (string, error) {
+	u := api + "/api/v0/add?chunk-size=" + strconv.Itoa(chunk)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	var res struct {
+		CID string `json:"cid"`
+	}
+	if err := call(req, &res); err != nil {
+		return "", err
+	}
+	return res.CID, nil
+}
+
+// cat reads the whole file c through the daemon at api.
+func cat(ctx context.Context, api, c string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/cat?arg="+url.QueryEscape(c), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("cat %s: %s: %s", c, resp.Status, b)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// where asks the daemon at api which peers hold block c.
+func where(ctx context.Context, api, c string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/block/where?arg="+url.QueryEscape(c), nil)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Holders []string `json:"holders"`
+	}
+	return res.Holders, call(req, &res)
+}
+
+func call(req *http.Request, v any) error {
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(b))
+	}
+	return json.Unmarshal(b, v)
+}
+
+// waitFor polls cond until it returns nil or the deadline passes, and
+// returns cond's last error then.
+func waitFor(ctx context.Context, d time.Duration, cond func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %v: %w", d, err)
+		case <-t.C:
+		}
+	}
+}
+
+// newRand returns a random source seeded from MESHFS_SEED or the clock and
+// logs the seed.
+func newRand(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("MESHFS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("MESHFS_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (set MESHFS_SEED to replay)", seed)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
