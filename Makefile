@@ -14,16 +14,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/meshfs
 
-# Until the mesh lands: import a sample file into a local repo and show how
-# to read it back.
+# A local mesh of 5 daemons on 127.0.0.1 in the foreground (Ctrl-C stops it):
+# it prints the peers' API URLs, an add/cat to try, the gateway and metrics
+# URLs. Each run starts afresh: a previous $(RUN_DIR)/testnet is removed.
 run: build
-	@mkdir -p $(RUN_DIR)
-	@$(GO) run ./internal/fixture/gen 10485767 > $(RUN_DIR)/sample.bin
-	@cid=$$($(BIN) add -q --repo $(RUN_DIR)/repo $(RUN_DIR)/sample.bin) && \
-	echo "imported $(RUN_DIR)/sample.bin (10485767 bytes) into the repo $(RUN_DIR)/repo" && \
-	echo "CID: $$cid  (ipfs add --cid-version=1 gives the same)" && \
-	echo "read it back:  $(BIN) cat --repo $(RUN_DIR)/repo $$cid | cmp - $(RUN_DIR)/sample.bin" && \
-	echo "a range:       $(BIN) cat --repo $(RUN_DIR)/repo $$cid --offset 1000 --length 16 | od -An -tx1"
+	@$(BIN) testnet --fresh --peers 5 --dir $(RUN_DIR)/testnet
 
 test: verify unit
 

@@ -58,7 +58,7 @@ func DefaultConfig() Config {
 		RepairInterval:    30 * time.Second,
 		CacheBytes:        256 << 20,
 		RequestTimeout:    30 * time.Second,
-		MaxInboundPerPeer: 32,
+		MaxInboundPerPeer: 64,
 		BadPeerThreshold:  3,
 		MemoryLimit:       2 << 30,
 		MaxFDs:            4096,

@@ -2,10 +2,12 @@ package peer
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -13,6 +15,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // resourceLimits returns the resource manager's limits: libp2p's defaults
@@ -30,6 +33,36 @@ func resourceLimits(cfg Config) rcmgr.ConcreteLimitConfig {
 		rcmgr.BaseLimit{StreamsInbound: 2 * perPeer, StreamsOutbound: 4 * perPeer, Streams: 6 * perPeer, Memory: cfg.MemoryLimit / 8},
 		rcmgr.BaseLimitIncrease{})
 	return limits.Scale(cfg.MemoryLimit, cfg.MaxFDs)
+}
+
+// preferTCP dials TCP addresses at once and the others (QUIC, WebSocket)
+// half a second later, so daemons move blocks over TCP: on this kind of
+// machine it carries bulk data with less CPU than QUIC, and a dead peer's
+// TCP connection closes at once where a QUIC one idles out after 30 s.
+func preferTCP(addrs []ma.Multiaddr) []network.AddrDelay {
+	out := make([]network.AddrDelay, 0, len(addrs))
+	for _, a := range addrs {
+		d := 500 * time.Millisecond
+		if isPlainTCP(a) {
+			d = 0
+		}
+		out = append(out, network.AddrDelay{Addr: a, Delay: d})
+	}
+	return out
+}
+
+// isPlainTCP reports whether a is a TCP address with no WebSocket on top.
+func isPlainTCP(a ma.Multiaddr) bool {
+	tcp := false
+	for _, c := range a {
+		switch c.Protocol().Code {
+		case ma.P_TCP:
+			tcp = true
+		case ma.P_WS, ma.P_WSS, ma.P_TLS:
+			return false
+		}
+	}
+	return tcp
 }
 
 // newHost builds the libp2p host: TCP, QUIC and WebSocket, Noise, Yamux, the
@@ -53,6 +86,7 @@ func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionGater(gater),
+		libp2p.DialRanker(preferTCP),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 	)

@@ -15,7 +15,7 @@ import (
 // testMesh is n nodes on loopback with memory stores, each bootstrapped to
 // the first.
 type testMesh struct {
-	t      *testing.T
+	t      testing.TB
 	nodes  []*Node
 	stores []*content.MemStore
 }
@@ -96,7 +96,7 @@ func (m *testMesh) waitConnected() {
 }
 
 // waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
+func waitFor(t testing.TB, d time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

@@ -39,6 +39,8 @@ type Node struct {
 	hedge   *latencyTracker
 	now     func() time.Time
 
+	streams *streamPool
+
 	sendersMu sync.Mutex
 	senders   map[peer.ID]*sender
 
@@ -89,6 +91,7 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 		hedge:   newLatencyTracker(),
 		now:     cfg.Now,
 		senders: map[peer.ID]*sender{},
+		streams: newStreamPool(),
 		ctx:     nctx,
 		cancel:  cancel,
 	}
@@ -246,16 +249,29 @@ func (n *Node) keepConnected() {
 			return
 		case <-t.C:
 		}
-		for _, p := range n.dht.RoutingTable().ListPeers() {
-			if n.host.Network().Connectedness(p) == network.Connected || n.gater.IsBlocked(p) || n.scores.avoid(p) {
-				continue
+		// The bootstrap peers too, with their configured addresses: a peer
+		// that restarted on new ports finds the mesh again through them.
+		var wg sync.WaitGroup
+		dial := func(ai peer.AddrInfo) {
+			if ai.ID == n.host.ID() || n.host.Network().Connectedness(ai.ID) == network.Connected ||
+				n.gater.IsBlocked(ai.ID) || n.scores.avoid(ai.ID) {
+				return
 			}
-			ctx, cancel := context.WithTimeout(n.ctx, time.Second)
-			if err := n.host.Connect(ctx, peer.AddrInfo{ID: p}); err != nil {
-				n.scores.failure(p)
-			}
-			cancel()
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+				defer cancel()
+				if err := n.host.Connect(ctx, ai); err != nil {
+					n.scores.failure(ai.ID)
+				}
+			})
 		}
+		for _, p := range n.dht.RoutingTable().ListPeers() {
+			dial(peer.AddrInfo{ID: p})
+		}
+		for _, ai := range n.cfg.Bootstrap {
+			dial(ai)
+		}
+		wg.Wait()
 	}
 }
 
@@ -267,31 +283,40 @@ func (n *Node) Partition(ps ...peer.ID) {
 			continue
 		}
 		n.gater.Block(p, "partition")
+		n.streams.drop(p)
 		_ = n.host.Network().ClosePeer(p)
 	}
 	n.repair.poke()
 }
 
-// Heal unblocks every peer blocked by Partition and redials them.
-func (n *Node) Heal(ctx context.Context) {
+// Heal unblocks every peer blocked by Partition and redials them in the
+// background.
+func (n *Node) Heal(context.Context) {
+	var healed []peer.ID
 	for p, reason := range n.gater.Blocked() {
 		if reason == "partition" {
 			n.gater.Unblock(p)
 			n.scores.success(p)
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_ = n.host.Connect(cctx, peer.AddrInfo{ID: p})
-			cancel()
+			healed = append(healed, p)
 		}
+	}
+	for _, p := range healed {
+		n.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			defer cancel()
+			_ = n.host.Connect(ctx, peer.AddrInfo{ID: p})
+		})
 	}
 	n.repair.poke()
 }
 
-// markBad blocks p for good after it served or pushed too many corrupt
+// reportCorrupt scores p down for a corrupt block and blocks it for good after it served or pushed too many corrupt
 // blocks, and disconnects it.
 func (n *Node) reportCorrupt(p peer.ID) {
 	n.metrics.corrupt.Inc()
 	if n.scores.corrupt(p) {
 		n.gater.Block(p, "corrupt blocks")
+		n.streams.drop(p)
 		_ = n.host.Network().ClosePeer(p)
 	}
 }

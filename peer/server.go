@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -46,10 +45,12 @@ func (l *inboundLimiter) release(p peer.ID) {
 // putParallel is how many blocks of one put request are stored at once.
 const putParallel = 8
 
-// serve answers one block-protocol request. A peer over its concurrency
-// limit gets its stream reset at once; a malformed or oversized frame resets
-// the stream; every block pushed here is verified against its CID before it
-// is stored, and a mismatch scores the sender down.
+// serve answers the block-protocol requests that arrive on one stream, one
+// after another, until the requester closes it or stays idle too long. A
+// peer over its stream limit gets the stream reset at once; a malformed or
+// oversized frame resets the stream; every block pushed here is verified
+// against its CID before it is stored, and a mismatch scores the sender
+// down.
 func (n *Node) serve(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	if !n.inbound.acquire(p) {
@@ -58,42 +59,48 @@ func (n *Node) serve(s network.Stream) {
 		return
 	}
 	defer n.inbound.release(p)
-	start := n.now()
-	_ = s.SetDeadline(start.Add(n.cfg.RequestTimeout))
-	r := bufio.NewReaderSize(s, 64<<10)
-	w := bufio.NewWriterSize(s, 64<<10)
-	frame, err := readFrame(r, maxRequestFrame, nil)
-	if err != nil {
-		s.Reset()
-		return
+	r := bufio.NewReaderSize(s, 32<<10)
+	w := bufio.NewWriterSize(s, 32<<10)
+	var buf []byte // reused for the blocks served
+	for {
+		_ = s.SetReadDeadline(n.now().Add(2 * streamIdleTimeout))
+		frame, err := readFrame(r, maxRequestFrame, nil)
+		if errors.Is(err, io.EOF) {
+			s.Close()
+			return
+		}
+		if err != nil {
+			s.Reset()
+			return
+		}
+		start := n.now()
+		_ = s.SetDeadline(start.Add(n.cfg.RequestTimeout))
+		req, err := decodeRequest(frame)
+		if err != nil {
+			n.metrics.requests.WithLabelValues("in", "invalid").Inc()
+			s.Reset()
+			return
+		}
+		switch req.op {
+		case opHave:
+			err = n.serveHave(w, req)
+		case opGet:
+			buf, err = n.serveGet(w, req, buf)
+		case opPut:
+			err = n.servePut(s, r, w, p, req)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		n.metrics.observe("in", req.op, n.now().Sub(start), err)
+		if err != nil {
+			s.Reset()
+			return
+		}
 	}
-	req, err := decodeRequest(frame)
-	if err != nil {
-		n.metrics.requests.WithLabelValues("in", "invalid").Inc()
-		s.Reset()
-		return
-	}
-	switch req.op {
-	case opHave:
-		err = n.serveHave(s, w, req)
-	case opGet:
-		err = n.serveGet(s, w, req)
-	case opPut:
-		err = n.servePut(s, r, w, p, req)
-	}
-	n.metrics.observe("in", req.op, n.now().Sub(start), err)
-	if err != nil {
-		s.Reset()
-		return
-	}
-	if err := w.Flush(); err != nil {
-		s.Reset()
-		return
-	}
-	s.Close()
 }
 
-func (n *Node) serveHave(s network.Stream, w *bufio.Writer, req request) error {
+func (n *Node) serveHave(w *bufio.Writer, req request) error {
 	ss := make([]status, len(req.cids))
 	for i, c := range req.cids {
 		ok, err := n.store.Has(n.ctx, c)
@@ -109,8 +116,9 @@ func (n *Node) serveHave(s network.Stream, w *bufio.Writer, req request) error {
 	return writeFrame(w, encodeStatuses(ss))
 }
 
-func (n *Node) serveGet(s network.Stream, w *bufio.Writer, req request) error {
-	buf := make([]byte, 0, 256<<10)
+// serveGet answers a get with one block frame per CID, reading blocks into
+// buf (grown as needed) and returning it for the next request.
+func (n *Node) serveGet(w *bufio.Writer, req request, buf []byte) ([]byte, error) {
 	for _, c := range req.cids {
 		var b content.Block
 		var err error
@@ -129,7 +137,7 @@ func (n *Node) serveGet(s network.Stream, w *bufio.Writer, req request) error {
 					st = statusNotFound
 				}
 				if err := writeFrame(w, blockHeader(st, c)); err != nil {
-					return err
+					return buf, err
 				}
 				continue
 			}
@@ -138,11 +146,11 @@ func (n *Node) serveGet(s network.Stream, w *bufio.Writer, req request) error {
 			buf = b.Data()[:0]
 		}
 		if err := writeFrame(w, blockHeader(statusOK, c), b.Data()); err != nil {
-			return err
+			return buf, err
 		}
 		n.metrics.servedBytes.Add(float64(b.Size()))
 	}
-	return nil
+	return buf, nil
 }
 
 func (n *Node) servePut(s network.Stream, r *bufio.Reader, w *bufio.Writer, from peer.ID, req request) error {
@@ -186,9 +194,5 @@ func (n *Node) servePut(s network.Stream, r *bufio.Reader, w *bufio.Writer, from
 		})
 	}
 	wg.Wait()
-	if _, err := readFrame(r, 0, nil); !errors.Is(err, io.EOF) {
-		return protoErr("more block frames than announced")
-	}
-	_ = s.SetDeadline(time.Time{})
 	return writeFrame(w, encodeStatuses(ss))
 }

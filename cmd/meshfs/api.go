@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"meshfs/content"
+	"meshfs/gateway"
 	meshpeer "meshfs/peer"
 )
 
@@ -58,6 +59,11 @@ func newAPI(node *meshpeer.Node, reg *prometheus.Registry, testControl bool) htt
 	mux.HandleFunc("GET "+apiStatus, a.status)
 	mux.HandleFunc("GET "+apiPeers, a.peers)
 	mux.HandleFunc("POST "+apiRepair, a.repair)
+	// The IPFS trustless gateway: raw blocks, CARs and file bytes, fetched
+	// through the mesh and verified.
+	gw := gateway.New(node, gateway.Options{})
+	mux.Handle("GET /ipfs/", gw)
+	mux.Handle("HEAD /ipfs/", gw)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Go's profiler, for finding what limits a transfer.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -39,6 +39,7 @@ var commands = []command{
 	{"block", "block where CID: the peers that hold a block", runBlock},
 	{"status", "the daemon's peer, connections, storage and repair", runStatus},
 	{"peers", "the daemon's connected peers", runPeers},
+	{"testnet", "start a local mesh of N daemons on 127.0.0.1", runTestnet},
 }
 
 func main() {

@@ -118,7 +118,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{nil, 2, "Usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"add"}, 2, "exactly one"},
-		{[]string{"add", p}, 2, "--repo"},
+		{[]string{"add", "--api", "http://127.0.0.1:1", p}, 1, "no daemon answers"},
 		{[]string{"add", "--only-hash", "--chunk-size", "10", p}, 2, "chunk size"},
 		{[]string{"add", "--only-hash", "--bogus", p}, 2, "bogus"},
 		{[]string{"add", "--only-hash", filepath.Join(repo, "missing")}, 1, "no such file"},

@@ -61,7 +61,7 @@ func makeFiles(t *testing.T, minBlocks, chunk int) []file {
 func liveIDs(n *testnet.Net) []string {
 	var ids []string
 	for _, p := range n.Peers() {
-		if p.Alive {
+		if p.State == testnet.Running {
 			ids = append(ids, p.ID)
 		}
 	}
@@ -240,7 +240,7 @@ func indexOf(n *testnet.Net, id string) int {
 
 func firstLiveExcept(n *testnet.Net, not ...int) int {
 	for _, p := range n.Peers() {
-		if p.Alive && !slices.Contains(not, p.Index) {
+		if p.State == testnet.Running && !slices.Contains(not, p.Index) {
 			return p.Index
 		}
 	}
