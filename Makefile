@@ -42,6 +42,7 @@ fuzz:
 
 bench: build
 	$(GO) run ./bench/content --bin $(BIN)
+	$(GO) run ./bench/mesh --bin $(BIN)
 
 clean:
 	rm -rf bin $(RUN_DIR)

@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"meshfs/content"
+	"meshfs/internal/testrand"
 )
 
 // rogue is a peer written in the test with the block protocol: a DHT
@@ -132,7 +133,7 @@ func TestCorruptPeerIsDroppedAndAvoided(t *testing.T) {
 	bad := newRogue(t, m, flipBits)
 	m.waitCandidates(5)
 	ctx := context.Background()
-	data := randomBytes(newRand(t), 6<<20)
+	data := testrand.Bytes(testrand.New(t), 6<<20)
 	root, err := content.Import(ctx, bytes.NewReader(data), m.nodes[0], content.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)

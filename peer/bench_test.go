@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +37,7 @@ func BenchmarkGet(b *testing.B) {
 	b.SetBytes(256 << 10)
 	b.ReportAllocs()
 	b.ResetTimer()
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, benchInFlight)
 	var wg sync.WaitGroup
 	for i := range b.N {
 		sem <- struct{}{}
@@ -57,3 +59,12 @@ func BenchmarkGet(b *testing.B) {
 	getPerByte := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(256<<10)
 	b.ReportMetric(shaPerByte/getPerByte, "x-sha256")
 }
+
+// benchInFlight is how many gets BenchmarkGet keeps in flight
+// (MESHFS_BENCH_INFLIGHT).
+var benchInFlight = func() int {
+	if n, err := strconv.Atoi(os.Getenv("MESHFS_BENCH_INFLIGHT")); err == nil && n > 0 {
+		return n
+	}
+	return 32
+}()

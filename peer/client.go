@@ -32,13 +32,7 @@ func (n *Node) haves(ctx context.Context, p peer.ID, cids []cid.Cid) ([]bool, er
 	start := n.now()
 	var ss []status
 	err := n.exchange(ctx, p, func(bs *blockStream) error {
-		if err := writeFrame(bs.w, encodeRequest(opHave, cids, 0)); err != nil {
-			return err
-		}
-		if err := bs.w.Flush(); err != nil {
-			return err
-		}
-		frame, err := readFrame(bs.r, maxStatusFrame, nil)
+		frame, err := bs.ask(encodeRequest(opHave, cids, 0), maxStatusFrame)
 		if err != nil {
 			return err
 		}
@@ -73,13 +67,7 @@ func (n *Node) getOne(ctx context.Context, p peer.ID, c cid.Cid) (content.Block,
 	var b content.Block
 	var answer error
 	err := n.exchange(ctx, p, func(bs *blockStream) error {
-		if err := writeFrame(bs.w, encodeRequest(opGet, []cid.Cid{c}, 0)); err != nil {
-			return err
-		}
-		if err := bs.w.Flush(); err != nil {
-			return err
-		}
-		frame, err := readFrame(bs.r, maxBlockFrame, nil)
+		frame, err := bs.ask(encodeRequest(opGet, []cid.Cid{c}, 0), maxBlockFrame)
 		if err != nil {
 			return err
 		}

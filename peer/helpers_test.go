@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -35,22 +32,6 @@ func allBlocks(t *testing.T, m *testMesh) iter.Seq2[cid.Cid, error] {
 			}
 		}
 	}
-}
-
-// newRand returns a random source seeded from MESHFS_SEED or the clock; the
-// seed is logged so a failure can be replayed.
-func newRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MESHFS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MESHFS_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (set MESHFS_SEED to replay)", seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // testutilCounter reads a Prometheus counter's value.

@@ -4,26 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"meshfs/content"
+	"meshfs/internal/testrand"
 )
-
-func randomBytes(rng *rand.Rand, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
 
 func TestPutReachesHomeAndGetFromOthers(t *testing.T) {
 	m := newTestMesh(t, 5, nil)
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := testrand.New(t)
 	ctx := context.Background()
-	data := randomBytes(rng, 3<<20+12345)
+	data := testrand.Bytes(rng, 3<<20+12345)
 	root, err := content.Import(ctx, bytes.NewReader(data), m.nodes[0], content.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,18 @@ type blockStream struct {
 	idle time.Time // when it was put back
 }
 
+// ask sends a request frame and reads the first response frame, of at
+// most limit bytes.
+func (bs *blockStream) ask(req []byte, limit int) ([]byte, error) {
+	if err := writeFrame(bs.w, req); err != nil {
+		return nil, err
+	}
+	if err := bs.w.Flush(); err != nil {
+		return nil, err
+	}
+	return readFrame(bs.r, limit, nil)
+}
+
 // streamPool keeps idle outbound streams per peer and bounds how many are
 // open.
 type streamPool struct {

@@ -3,8 +3,11 @@ package testnet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 )
 
 // Build compiles the meshfs binary (go build -o out ./cmd/meshfs) in the
@@ -19,4 +22,44 @@ func Build(ctx context.Context, moduleDir, out string) error {
 		return fmt.Errorf("testnet: go build ./cmd/meshfs in %s: %w\n%s", moduleDir, err, output.Bytes())
 	}
 	return nil
+}
+
+// BuildInTemp finds the module holding the working folder (walking up to
+// go.mod), builds the meshfs binary into a new temporary folder and returns
+// its path and a function that removes the folder. Test binaries call it
+// from TestMain.
+func BuildInTemp(ctx context.Context) (bin string, cleanup func(), err error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "meshfs-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	bin = filepath.Join(dir, "meshfs")
+	if err := Build(ctx, root, bin); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bin, cleanup, nil
+}
+
+// moduleRoot walks up from the working folder to the one holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("testnet: no go.mod above the working folder")
+		}
+		dir = parent
+	}
 }

@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
-	"testing"
 	"time"
 )
 
@@ -98,20 +95,4 @@ func waitFor(ctx context.Context, d time.Duration, cond func() error) error {
 		case <-t.C:
 		}
 	}
-}
-
-// newRand returns a random source seeded from MESHFS_SEED or the clock and
-// logs the seed.
-func newRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MESHFS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MESHFS_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (set MESHFS_SEED to replay)", seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }

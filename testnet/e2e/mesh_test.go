@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"meshfs/content"
+	"meshfs/internal/testrand"
 	"meshfs/peer"
 	"meshfs/testnet"
 )
@@ -27,7 +28,7 @@ type file struct {
 // makeFiles returns random files whose blocks (leaves and DAG nodes, at
 // the given chunk size) number at least minBlocks in all.
 func makeFiles(t *testing.T, minBlocks, chunk int) []file {
-	rng := newRand(t)
+	rng := testrand.New(t)
 	var files []file
 	total := 0
 	for total < minBlocks {
