@@ -135,6 +135,17 @@ func readFrame(r *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// uvarint decodes a minimally encoded uvarint from b and returns it and
+// the bytes it took; k <= 0 on malformed or overlong input, so that every
+// message has one encoding.
+func uvarint(b []byte) (v uint64, k int) {
+	v, k = binary.Uvarint(b)
+	if k > 0 && k != len(binary.AppendUvarint(nil, v)) {
+		return 0, -1
+	}
+	return v, k
+}
+
 func appendCID(b []byte, c cid.Cid) []byte {
 	cb := c.Bytes()
 	b = binary.AppendUvarint(b, uint64(len(cb)))
@@ -143,7 +154,7 @@ func appendCID(b []byte, c cid.Cid) []byte {
 
 // readCID reads a length-prefixed CID from b and returns it and the rest.
 func readCID(b []byte) (cid.Cid, []byte, error) {
-	n, k := binary.Uvarint(b)
+	n, k := uvarint(b)
 	if k <= 0 {
 		return cid.Undef, nil, protoErr("CID length")
 	}
@@ -181,7 +192,7 @@ func decodeRequest(b []byte) (request, error) {
 	if req.op != opHave && req.op != opGet && req.op != opPut {
 		return request{}, protoErr("unknown op %d", b[0])
 	}
-	n, k := binary.Uvarint(b[1:])
+	n, k := uvarint(b[1:])
 	if k <= 0 {
 		return request{}, protoErr("request count")
 	}
@@ -248,7 +259,7 @@ func encodeStatuses(ss []status) []byte {
 
 // decodeStatuses decodes a status frame that must answer want CIDs.
 func decodeStatuses(b []byte, want int) ([]status, error) {
-	n, k := binary.Uvarint(b)
+	n, k := uvarint(b)
 	if k <= 0 {
 		return nil, protoErr("status count")
 	}
