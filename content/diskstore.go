@@ -1,7 +1,6 @@
 package content
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,43 +38,71 @@ const (
 
 // DiskStore keeps each block in a file of its own, named by its CID, in
 // 1024 shard folders (by the CID string's next-to-last two characters, as
-// IPFS's flatfs does).
+// IPFS's flatfs does), each made when a block first goes into it.
 //
-// Put writes a temporary file in the block's shard folder, fsyncs it,
-// renames it into place and fsyncs the folder before it returns, so an
-// acknowledged block survives a crash and a torn write is never visible
-// under a block's name. Temporary files a crash leaves behind start with a
-// dot, are never taken for blocks, and are removed by the first Stat. Get checks
-// every block against its CID; a file that fails is moved to the
-// quarantine folder and reported as a *CorruptBlockError, never returned.
+// Put writes a temporary file in the block's shard folder and hands it to
+// the store's committer, which makes the Puts waiting at that moment
+// durable together (group commit, diskstore_commit.go): their data is
+// synced, they are renamed into place, and the renames are synced, before
+// any of those Puts returns. So an acknowledged block survives a crash,
+// and a torn write is never visible under a block's name. Temporary files
+// a crash leaves behind start with a dot, are never taken for blocks, and
+// are removed when the store is next opened. Get checks every block
+// against its CID; a file that fails is moved to the quarantine folder and
+// reported as a *CorruptBlockError, never returned.
 type DiskStore struct {
 	dir     string
 	unlock  func() error
 	seed    maphash.Seed
-	stripes [diskLockStripes]sync.Mutex // serialize Put/Delete/quarantine per CID
+	stripes [diskLockStripes]sync.Mutex // serialize installs, Deletes and quarantines per CID
 	closed  atomic.Bool
 
+	// Puts hold closeMu shared while they hand a block to the committer;
+	// Close holds it exclusively to stop new ones.
+	closeMu   sync.RWMutex
+	commits   chan *putRequest // to the committer
+	committed chan struct{}    // closed when the committer has ended
+	syncer    *batchSyncer     // how a batch is made durable on this platform
+	failed    atomic.Pointer[error]
+
+	opts diskOptions
+
 	// The counters are computed by the first Stat (a walk of every shard),
-	// so that opening a store to read one file stays cheap. Put, Delete
-	// and quarantine hold countMu shared while they change a file and its
-	// count; the walk holds it exclusively.
+	// so that opening a store to read one file stays cheap. Installs,
+	// Delete and quarantine hold countMu shared while they change a file
+	// and its count; the walk holds it exclusively.
 	countMu sync.RWMutex
 	counted bool
 	blocks  atomic.Int64
 	bytes   atomic.Int64
 }
 
+// diskOptions are a DiskStore's internal settings, for tests.
+type diskOptions struct {
+	// beforeSync, if set, runs before the committer's sync number n (from
+	// 0); an error fails the sync.
+	beforeSync func(n int) error
+}
+
 // OpenDiskStore opens (creating it if needed) the store in dir, which one
 // process at a time may hold open (ErrStoreLocked otherwise). It removes
 // the temporary files of Puts that a crash cut short.
 func OpenDiskStore(dir string) (*DiskStore, error) {
-	s := &DiskStore{dir: dir, seed: maphash.MakeSeed()}
+	return openDiskStore(dir, diskOptions{})
+}
+
+func openDiskStore(dir string, opts diskOptions) (*DiskStore, error) {
+	s := &DiskStore{dir: dir, seed: maphash.MakeSeed(), opts: opts}
 	if err := s.init(); err != nil {
+		if s.syncer != nil {
+			s.syncer.close()
+		}
 		if s.unlock != nil {
 			s.unlock()
 		}
 		return nil, fmt.Errorf("content: open disk store %s: %w", dir, err)
 	}
+	s.startCommitter()
 	return s, nil
 }
 
@@ -88,6 +115,7 @@ func (s *DiskStore) init() error {
 		return err
 	}
 	s.unlock = unlock
+	fresh := false // a new store has no temporary files to remove
 	format, err := os.ReadFile(filepath.Join(s.dir, diskFormatFile))
 	switch {
 	case err == nil && string(format) != diskFormat:
@@ -97,12 +125,27 @@ func (s *DiskStore) init() error {
 		if err := s.create(); err != nil {
 			return err
 		}
+		fresh = true
 	default:
 		return err
 	}
-	// Puts a crash cut short leave temporary files: in the shard folders,
-	// or at the top for the format file. No Put of ours is under way, and
-	// the lock keeps other processes out.
+	if !fresh {
+		if err := s.removeTemporaries(); err != nil {
+			return err
+		}
+	}
+	y, err := openBatchSyncer(s.dir)
+	if err != nil {
+		return err
+	}
+	s.syncer = y
+	return nil
+}
+
+// removeTemporaries removes the temporary files that Puts a crash cut
+// short leave: in the shard folders, or at the top for the format file. No
+// Put of ours is under way, and the lock keeps other processes out.
+func (s *DiskStore) removeTemporaries() error {
 	stray, _ := filepath.Glob(filepath.Join(s.dir, diskTmpPrefix+"*"))
 	for _, p := range stray {
 		os.Remove(p)
@@ -142,25 +185,19 @@ func mkdirAllDurable(dir string) error {
 }
 
 // create lays out a new store; the format file is written last, so a
-// store without it is incomplete and is laid out again.
+// store without it is incomplete and is laid out again. The shard folders
+// are made by the first Put into each (diskstore_put.go), so that opening
+// a new store costs a few folders, not 1024.
 func (s *DiskStore) create() error {
+	spreadSubdirs(s.dir)
 	if err := os.MkdirAll(filepath.Join(s.dir, diskQuarantine), 0o755); err != nil {
 		return err
-	}
-	for _, a := range base32Alphabet {
-		for _, b := range base32Alphabet {
-			if err := os.MkdirAll(filepath.Join(s.dir, string([]rune{a, b})), 0o755); err != nil {
-				return err
-			}
-		}
 	}
 	if err := syncDir(s.dir); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), diskTmpPrefix+diskFormatFile+".*")
 }
-
-const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
 // count adds a block of the given size (negative: removes) to the counters,
 // once they exist. The caller holds countMu shared.
@@ -205,65 +242,10 @@ func (s *DiskStore) stripe(c cid.Cid) *sync.Mutex {
 	return &s.stripes[maphash.String(s.seed, c.KeyString())%diskLockStripes]
 }
 
-// Put implements BlockPutter; the block is durable when it returns.
-func (s *DiskStore) Put(ctx context.Context, b Block) error {
-	if s.closed.Load() {
-		return ErrStoreClosed
-	}
-	if !b.Defined() {
-		return fmt.Errorf("%w: undefined block", ErrUnsupportedCID)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	key := b.cid.String()
-	p := s.path(key)
-	mu := s.stripe(b.cid)
-	mu.Lock()
-	defer mu.Unlock()
-	s.countMu.RLock()
-	defer s.countMu.RUnlock()
-	old, err := os.Lstat(p)
-	if err == nil && old.Size() == int64(b.Size()) {
-		// Already there: make sure it is these bytes and durable (another
-		// Put may have renamed it and not yet fsynced, or failed to).
-		if held, err := s.holds(p, b.data); err != nil || held {
-			return err
-		}
-	}
-	if err := writeFileAtomic(p, b.data, diskTmpPrefix+key+".*"); err != nil {
-		return fmt.Errorf("content: put %s: %w", b.cid, err)
-	}
-	if old != nil {
-		s.count(-1, -old.Size())
-	}
-	s.count(1, int64(b.Size()))
-	return nil
-}
-
-// holds reports whether the file at p has exactly data, and fsyncs it and
-// its folder if so.
-func (s *DiskStore) holds(p string, data []byte) (bool, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return false, nil
-	}
-	defer f.Close()
-	got := make([]byte, len(data)+1)
-	n, err := io.ReadFull(f, got)
-	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], data) {
-		return false, nil // not the same bytes: the caller writes them anew
-	}
-	if err := f.Sync(); err != nil {
-		return false, err
-	}
-	return true, syncDir(filepath.Dir(p))
-}
-
 // writeFileAtomic writes data to a temporary file beside path (named by
 // the os.CreateTemp pattern tmpPattern), fsyncs it, renames it to path and
-// fsyncs the folder. Keeping the temporary file in the same folder means
-// the rename and the fsync touch one folder only.
+// fsyncs the folder: for the store's own small files (blocks go through
+// Put's group commit).
 func writeFileAtomic(path string, data []byte, tmpPattern string) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), tmpPattern)
 	if err != nil {
@@ -504,11 +486,17 @@ func (s *DiskStore) countOnce() error {
 // Dir returns the store's folder.
 func (s *DiskStore) Dir() string { return s.dir }
 
-// Close implements Store and lets other processes open the store. Every
-// Put that returned is already durable.
+// Close implements Store and lets other processes open the store. It
+// waits for the Puts under way: every Put that returned without an error
+// is durable.
 func (s *DiskStore) Close() error {
+	s.closeMu.Lock()
 	if s.closed.Swap(true) {
+		s.closeMu.Unlock()
 		return nil
 	}
-	return s.unlock()
+	close(s.commits) // no Put is handing one over: they hold closeMu
+	s.closeMu.Unlock()
+	<-s.committed
+	return errors.Join(s.syncer.close(), s.unlock())
 }

@@ -770,10 +770,10 @@ func fuzzCheckDirectory(g content.BlockGetter, root cid.Cid) (bad []string) {
 // oversize is set) and checks Get either returns the valid block or
 // reports it corrupt and quarantines the file, nothing else.
 //
-// Opening a DiskStore lays out 1024 shard folders, which takes hundreds of
-// milliseconds here, so each fuzzing process opens one store (in
-// f.TempDir) and every iteration puts it back in the same state first: the
-// valid block stored, nothing else, the quarantine emptied.
+// Each fuzzing process opens one store (in f.TempDir; opening one per
+// iteration would test the open, not Get) and every iteration puts it back
+// in the same state first: the valid block stored, nothing else, the
+// quarantine emptied.
 func FuzzDiskStoreGet(f *testing.F) {
 	valid := []byte("meshfs fuzz: the one valid block in the store\n")
 	blk := fuzzMust(content.NewRawBlock(valid))
