@@ -17,7 +17,7 @@ const (
 	putBatchBlocks = 16
 	putBatchBytes  = 4 << 20
 	putStreams     = 4
-	putQueue       = 128
+	putQueue       = 512
 )
 
 // putJob is one block on its way to one peer; done gets its outcome once.

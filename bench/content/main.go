@@ -33,27 +33,28 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"meshfs/bench/internal/benchkit"
 	"meshfs/internal/fixture"
 )
 
 // hashBufSize is the buffer size of the raw SHA-256 reference: the
 // importer's default chunk size.
-const hashBufSize = 256 << 10
+const hashBufSize = benchkit.HashBufSize
+
+// hashBuf is fixture bytes, like the file's, for the disk references.
+var hashBuf = fixture.Bytes(hashBufSize)
 
 // measure is one row of the report.
 type measure struct {
@@ -120,26 +121,26 @@ func run(ctx context.Context) (err error) {
 			err = fmt.Errorf("cleaning up: %w", rerr)
 		}
 	}()
-	m := &meshfs{ctx: ctx, bin: binPath}
+	m := benchkit.Meshfs{Ctx: ctx, Bin: binPath}
 
 	// Setup, not timed.
-	logf("generating %s (%d bytes) in %s", humanSize(*size), *size, tmp)
+	benchkit.Logf("generating %s (%d bytes) in %s", benchkit.HumanSize(*size), *size, tmp)
 	file := filepath.Join(tmp, "input.bin")
 	fileSum, err := generate(file, *size)
 	if err != nil {
 		return fmt.Errorf("generating the file: %w", err)
 	}
-	logf("importing it into the repo cat reads from (not timed)")
+	benchkit.Logf("importing it into the repo cat reads from (not timed)")
 	catRepo := filepath.Join(tmp, "repo-cat")
-	wantCID, _, err := m.add("--repo", catRepo, "-q", file)
+	wantCID, _, err := m.Add("--repo", catRepo, "-q", file)
 	if err != nil {
 		return err
 	}
-	logf("CID %s; checking that cat returns the file's bytes (not timed)", wantCID)
-	if err := m.checkCat(catRepo, wantCID, *size, fileSum); err != nil {
+	benchkit.Logf("CID %s; checking that cat returns the file's bytes (not timed)", wantCID)
+	if err := m.CheckCat(*size, fileSum, "--repo", catRepo, wantCID); err != nil {
 		return err
 	}
-	rawHash(min(*size, 64<<20)) // warm up
+	benchkit.RawHash(min(*size, 64<<20)) // warm up
 
 	rawM := &measure{key: "raw_sha256", label: "raw sha256 (1 core)"}
 	onlyHashM := &measure{key: "add_only_hash", label: "add --only-hash", target: 0.85}
@@ -154,11 +155,11 @@ func run(ctx context.Context) (err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		d := rawHash(*size)
+		d := benchkit.RawHash(*size)
 		rawM.mbps = append(rawM.mbps, mbps(d))
-		logf("round %d/%d: raw sha256 %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: raw sha256 %.1f MB/s", round, *runs, mbps(d))
 
-		c, d, err := m.add("--only-hash", "-q", file)
+		c, d, err := m.Add("--only-hash", "-q", file)
 		if err != nil {
 			return err
 		}
@@ -166,14 +167,14 @@ func run(ctx context.Context) (err error) {
 			return fmt.Errorf("add --only-hash printed CID %s, add --repo printed %s", c, wantCID)
 		}
 		onlyHashM.mbps = append(onlyHashM.mbps, mbps(d))
-		logf("round %d/%d: add --only-hash %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: add --only-hash %.1f MB/s", round, *runs, mbps(d))
 
 		repo, err := os.MkdirTemp(tmp, "repo-add-")
 		if err != nil {
 			return err
 		}
 		syscall.Sync()
-		c, d, err = m.add("--repo", repo, "-q", file)
+		c, d, err = m.Add("--repo", repo, "-q", file)
 		if rerr := os.RemoveAll(repo); rerr != nil && err == nil {
 			err = fmt.Errorf("removing %s: %w", repo, rerr)
 		}
@@ -184,14 +185,14 @@ func run(ctx context.Context) (err error) {
 			return fmt.Errorf("add --repo printed CID %s in round %d, %s before", c, round, wantCID)
 		}
 		addRepoM.mbps = append(addRepoM.mbps, mbps(d))
-		logf("round %d/%d: add to disk repo %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: add to disk repo %.1f MB/s", round, *runs, mbps(d))
 
-		d, err = m.catToDevNull(catRepo, wantCID)
+		d, err = m.CatToDevNull("--repo", catRepo, wantCID)
 		if err != nil {
 			return err
 		}
 		catM.mbps = append(catM.mbps, mbps(d))
-		logf("round %d/%d: cat from disk repo %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: cat from disk repo %.1f MB/s", round, *runs, mbps(d))
 
 		syscall.Sync()
 		d, err = durableWrites(tmp, *size)
@@ -199,7 +200,7 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		diskM.mbps = append(diskM.mbps, mbps(d))
-		logf("round %d/%d: disk durable writes %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: disk durable writes %.1f MB/s", round, *runs, mbps(d))
 
 		syscall.Sync()
 		d, err = sequentialWrite(tmp, *size)
@@ -207,12 +208,12 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		seqM.mbps = append(seqM.mbps, mbps(d))
-		logf("round %d/%d: disk sequential write %.1f MB/s", round, *runs, mbps(d))
+		benchkit.Logf("round %d/%d: disk sequential write %.1f MB/s", round, *runs, mbps(d))
 	}
 
 	report(os.Stdout, *size, *runs, measures)
 	fmt.Printf("add to disk repo / disk sequential write: %.2f (how close add comes to what this disk can make durable at best)\n",
-		median(addRepoM.mbps)/median(seqM.mbps))
+		benchkit.Median(addRepoM.mbps)/benchkit.Median(seqM.mbps))
 	return nil
 }
 
@@ -314,83 +315,6 @@ func sequentialWrite(parent string, size int64) (time.Duration, error) {
 	return d, f.Close()
 }
 
-// meshfs runs the binary under test.
-type meshfs struct {
-	ctx context.Context
-	bin string
-}
-
-// command returns the command for args with stderr passed through.
-func (m *meshfs) command(args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(m.ctx, m.bin, args...)
-	cmd.Stderr = os.Stderr
-	return cmd
-}
-
-// add runs `meshfs add args...` (with -q) and returns the CID it printed and
-// the wall time it took.
-func (m *meshfs) add(args ...string) (string, time.Duration, error) {
-	var out bytes.Buffer
-	cmd := m.command(append([]string{"add"}, args...)...)
-	cmd.Stdout = &out
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return "", 0, fmt.Errorf("meshfs add %s: %w", strings.Join(args, " "), err)
-	}
-	c := strings.TrimSpace(out.String())
-	if c == "" || strings.ContainsAny(c, " \n") {
-		return "", 0, fmt.Errorf("meshfs add %s printed %q, not one CID", strings.Join(args, " "), out.String())
-	}
-	return c, d, nil
-}
-
-// catToDevNull times `meshfs cat --repo repo c > /dev/null`.
-func (m *meshfs) catToDevNull(repo, c string) (time.Duration, error) {
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer null.Close()
-	cmd := m.command("cat", "--repo", repo, c)
-	cmd.Stdout = null
-	start := time.Now()
-	err = cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("meshfs cat --repo %s %s: %w", repo, c, err)
-	}
-	return d, nil
-}
-
-// checkCat checks that `meshfs cat` writes size bytes whose SHA-256 is sum.
-func (m *meshfs) checkCat(repo, c string, size int64, sum []byte) error {
-	h := &countingHash{Hash: sha256.New()}
-	cmd := m.command("cat", "--repo", repo, c)
-	cmd.Stdout = h
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("meshfs cat --repo %s %s: %w", repo, c, err)
-	}
-	if h.n != size {
-		return fmt.Errorf("meshfs cat %s wrote %d bytes, the file has %d", c, h.n, size)
-	}
-	if got := h.Sum(nil); !bytes.Equal(got, sum) {
-		return fmt.Errorf("meshfs cat %s wrote bytes with sha256 %x, the file's is %x", c, got, sum)
-	}
-	return nil
-}
-
-type countingHash struct {
-	hash.Hash
-	n int64
-}
-
-func (h *countingHash) Write(p []byte) (int, error) {
-	h.n += int64(len(p))
-	return h.Hash.Write(p)
-}
-
 // generate writes the first size fixture bytes to path, fsyncs them (so no
 // dirty pages are left to bias a later measure; they stay in the page
 // cache) and returns their SHA-256.
@@ -418,41 +342,23 @@ func generate(path string, size int64) (sum []byte, err error) {
 	return h.Sum(nil), nil
 }
 
-// hashBuf is the raw SHA-256 reference's input: fixture bytes, like the file.
-var hashBuf = fixture.Bytes(hashBufSize)
-
-// hashSink keeps the compiler from dropping the hashing.
-var hashSink [sha256.Size]byte
-
-// rawHash hashes total bytes as sha256.Sum256 calls over 256 KiB buffers on
-// the calling goroutine, and returns the time taken.
-func rawHash(total int64) time.Duration {
-	runtime.GC()
-	start := time.Now()
-	for left := total; left > 0; left -= hashBufSize {
-		s := sha256.Sum256(hashBuf[:min(left, hashBufSize)])
-		hashSink[0] ^= s[0]
-	}
-	return time.Since(start)
-}
-
 // report prints the table and the BENCH lines.
 func report(w io.Writer, size int64, runs int, measures []*measure) {
-	raw := median(measures[0].mbps)
+	raw := benchkit.Median(measures[0].mbps)
 	fmt.Fprintf(w, "\nmeshfs content bench: %s file, %d runs each, GOMAXPROCS=%d (%d CPUs), %s %s/%s\n",
-		humanSize(size), runs, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if cpu := cpuModel(); cpu != "" {
+		benchkit.HumanSize(size), runs, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if cpu := benchkit.CPUModel(); cpu != "" {
 		fmt.Fprintf(w, "cpu: %s\n", cpu)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "measure\tmedian MB/s\t(min..max)\tratio to sha256\t(min..max)\ttarget\tstatus")
 	for _, m := range measures {
-		med, lo, hi := median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
+		med, lo, hi := benchkit.Median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
 		target, status := "", ""
 		if m.target > 0 {
 			target = fmt.Sprintf(">= %.2f", m.target)
-			status = metOrBelow(med/raw, m.target)
+			status = benchkit.MetOrBelow(med/raw, m.target)
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t(%.1f..%.1f)\t%.2f\t(%.2f..%.2f)\t%s\t%s\n",
 			m.label, med, lo, hi, med/raw, lo/raw, hi/raw, target, status)
@@ -460,57 +366,14 @@ func report(w io.Writer, size int64, runs int, measures []*measure) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	for _, m := range measures {
-		med, lo, hi := median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
+		med, lo, hi := benchkit.Median(m.mbps), slices.Min(m.mbps), slices.Max(m.mbps)
 		line := fmt.Sprintf("BENCH %s_mbps=%.1f min_mbps=%.1f max_mbps=%.1f ratio=%.3f ratio_min=%.3f ratio_max=%.3f runs=%d",
 			m.key, med, lo, hi, med/raw, lo/raw, hi/raw, len(m.mbps))
 		if m.target > 0 {
-			line += fmt.Sprintf(" target=%.2f status=%s", m.target, metOrBelow(med/raw, m.target))
+			line += fmt.Sprintf(" target=%.2f status=%s", m.target, benchkit.MetOrBelow(med/raw, m.target))
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-func metOrBelow(ratio, target float64) string {
-	if ratio >= target {
-		return "MET"
-	}
-	return "BELOW"
-}
-
-func median(xs []float64) float64 {
-	s := slices.Sorted(slices.Values(xs))
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// cpuModel returns the processor's name from /proc/cpuinfo, or "".
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for line := range strings.Lines(string(b)) {
-		k, v, ok := strings.Cut(line, ":")
-		if ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // checkFreeSpace fails if the file system holding dir has fewer than need
@@ -522,11 +385,7 @@ func checkFreeSpace(dir string, need uint64) error {
 	}
 	if free := uint64(st.Bavail) * uint64(st.Bsize); free < need {
 		return fmt.Errorf("%s has %s free, the bench needs about %s (use --dir or a smaller --size)",
-			dir, humanSize(int64(free)), humanSize(int64(need)))
+			dir, benchkit.HumanSize(int64(free)), benchkit.HumanSize(int64(need)))
 	}
 	return nil
-}
-
-func logf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "bench/content: "+format+"\n", a...)
 }

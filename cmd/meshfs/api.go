@@ -148,7 +148,7 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 	root, err := content.Import(r.Context(), r.Body, a.node, content.ImportOptions{
 		ChunkSize: int(chunk),
 		// Enough blocks in flight to keep every home peer's disk busy.
-		Parallel: 64,
+		Parallel: 256,
 	})
 	if err != nil {
 		apiError(w, fmt.Errorf("add: %w", err))
