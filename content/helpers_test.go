@@ -3,39 +3,18 @@ package content_test
 import (
 	"context"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/ipfs/go-cid"
 
 	"meshfs/content"
+	"meshfs/internal/testrand"
 )
 
-// testRand returns a seeded source and logs the seed so a failure can be
-// rerun (MESHFS_SEED=N go test ...).
-func testRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := uint64(rand.Int64())
-	if s := os.Getenv("MESHFS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MESHFS_SEED: %v", err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (rerun with MESHFS_SEED=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
+func testRand(t *testing.T) *rand.Rand { return testrand.New(t) }
 
-func randomBytes(r *rand.Rand, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
+func randomBytes(r *rand.Rand, n int) []byte { return testrand.Bytes(r, n) }
 
 // countingGetter counts the blocks fetched through it.
 type countingGetter struct {

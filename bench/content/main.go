@@ -27,10 +27,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -315,31 +313,10 @@ func sequentialWrite(parent string, size int64) (time.Duration, error) {
 	return d, f.Close()
 }
 
-// generate writes the first size fixture bytes to path, fsyncs them (so no
-// dirty pages are left to bias a later measure; they stay in the page
-// cache) and returns their SHA-256.
-func generate(path string, size int64) (sum []byte, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	if _, err := io.Copy(w, fixture.New(size)); err != nil {
-		return nil, err
-	}
-	if err := w.Flush(); err != nil {
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
+// generate writes the first size fixture bytes to path, fsynced, and
+// returns their SHA-256.
+func generate(path string, size int64) ([]byte, error) {
+	return benchkit.WriteFile(path, fixture.New(size), size)
 }
 
 // report prints the table and the BENCH lines.

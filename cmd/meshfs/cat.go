@@ -26,15 +26,12 @@ func runCat(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr(fs, "give exactly one CID")
-	}
 	if *offset < 0 || *length < -1 {
 		return usageErr(fs, "--offset and --length must not be negative")
 	}
-	c, err := content.ParseCID(pos[0])
+	c, err := oneCID(fs, pos)
 	if err != nil {
-		return usageErr(fs, "%v", err)
+		return err
 	}
 	if *repo == "" {
 		cl, err := newClient(*apiURL)
@@ -91,12 +88,9 @@ func runLs(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr(fs, "give exactly one CID")
-	}
-	c, err := content.ParseCID(pos[0])
+	c, err := oneCID(fs, pos)
 	if err != nil {
-		return usageErr(fs, "%v", err)
+		return err
 	}
 	store, err := openRepoStore(*repo, false)
 	if err != nil {

@@ -15,6 +15,10 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
 )
 
 // command is one subcommand.
@@ -133,6 +137,18 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// oneCID returns the one positional argument as a CID, or a usage error.
+func oneCID(fs *flag.FlagSet, pos []string) (cid.Cid, error) {
+	if len(pos) != 1 {
+		return cid.Undef, usageErr(fs, "give exactly one CID")
+	}
+	c, err := content.ParseCID(pos[0])
+	if err != nil {
+		return cid.Undef, usageErr(fs, "%v", err)
+	}
+	return c, nil
 }
 
 // usageErr prints msg and the command's usage, and returns errUsage.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"meshfs/content"
 	meshpeer "meshfs/peer"
 )
 
@@ -45,15 +44,12 @@ func runGet(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr(fs, "give exactly one CID")
-	}
 	if *out == "" {
 		return usageErr(fs, "give -o FILE")
 	}
-	c, err := content.ParseCID(pos[0])
+	c, err := oneCID(fs, pos)
 	if err != nil {
-		return usageErr(fs, "%v", err)
+		return err
 	}
 	cl, err := newClient(*apiURL)
 	if err != nil {
@@ -107,12 +103,9 @@ func runBlock(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr(fs, "give exactly one CID")
-	}
-	c, err := content.ParseCID(pos[0])
+	c, err := oneCID(fs, pos)
 	if err != nil {
-		return usageErr(fs, "%v", err)
+		return err
 	}
 	cl, err := newClient(*apiURL)
 	if err != nil {
