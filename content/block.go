@@ -40,6 +40,10 @@ func (b Block) Defined() bool { return b.cid.Defined() }
 // data buffer its producer will reuse.
 func (b Block) Clone() Block { return Block{cid: b.cid, data: append([]byte(nil), b.data...)} }
 
+// CopyTo returns a copy of b whose bytes live in buf's array (grown when
+// too small), for callers that recycle their buffers.
+func (b Block) CopyTo(buf []byte) Block { return Block{cid: b.cid, data: append(buf[:0], b.data...)} }
+
 func (b Block) String() string { return fmt.Sprintf("block %s (%d bytes)", b.cid, len(b.data)) }
 
 // NewBlock hashes data and returns it as a block of the given codec

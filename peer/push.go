@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -19,6 +20,9 @@ const (
 	putStreams     = 4
 	putQueue       = 512
 )
+
+// blockBuffers recycles the buffers of blocks on their way to peers.
+var blockBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // putJob is one block on its way to one peer; done gets its outcome once.
 type putJob struct {
@@ -117,9 +121,21 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 	if len(homes) < need {
 		qe.Causes = append(qe.Causes, fmt.Errorf("only %d live peers known", len(homes)))
 	}
-	owned := b.Clone()
+	// The caller may reuse b's buffer once Put returns, but the pushes to
+	// the other home peers go on: they share a copy, recycled when the last
+	// of them is done.
+	bufp := blockBuffers.Get().(*[]byte)
+	owned := b.CopyTo(*bufp)
+	*bufp = owned.Data()
+	var refs atomic.Int32
+	refs.Store(int32(len(homes)))
+	release := func() {
+		if refs.Add(-1) == 0 {
+			blockBuffers.Put(bufp)
+		}
+	}
 	results := make(chan error, len(homes))
-	done := func(err error) { results <- err }
+	done := func(err error) { results <- err; release() }
 	launched := 0
 	for _, p := range homes {
 		if p == n.host.ID() {
@@ -129,6 +145,7 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 		}
 		if err := n.enqueuePut(ctx, p, putJob{b: owned, done: done}); err != nil {
 			qe.Causes = append(qe.Causes, err)
+			release()
 			continue
 		}
 		launched++

@@ -42,6 +42,9 @@ func (l *inboundLimiter) release(p peer.ID) {
 	}
 }
 
+// frameBuffers recycles the buffers block frames pushed here are read into.
+var frameBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // putParallel is how many blocks of one put request are stored at once.
 const putParallel = 8
 
@@ -161,25 +164,32 @@ func (n *Node) servePut(s network.Stream, r *bufio.Reader, w *bufio.Writer, from
 		// Each block needs its own buffer: it is stored while the next is
 		// read. The resource manager accounts for it.
 		sem <- struct{}{}
-		frame, err := readFrame(r, maxBlockFrame, nil)
+		bufp := frameBuffers.Get().(*[]byte)
+		frame, err := readFrame(r, maxBlockFrame, *bufp)
 		if err != nil {
+			frameBuffers.Put(bufp)
 			<-sem
 			wg.Wait()
 			return err
 		}
+		*bufp = frame
 		st, c, data, err := decodeBlockFrame(frame)
 		if err != nil || st != statusOK {
+			frameBuffers.Put(bufp)
 			<-sem
 			wg.Wait()
 			return errors.Join(err, protoErr("put frame with status %v", st))
 		}
 		if err := s.Scope().ReserveMemory(len(frame), network.ReservationPriorityHigh); err != nil {
+			frameBuffers.Put(bufp)
 			<-sem
 			ss[i] = statusFailed
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-sem; s.Scope().ReleaseMemory(len(frame)) }()
+			// Stores do not keep a block's bytes once Put returns, so the
+			// frame's buffer serves the next block.
+			defer func() { <-sem; s.Scope().ReleaseMemory(len(frame)); frameBuffers.Put(bufp) }()
 			b, err := content.BlockFromCID(c, data)
 			if err != nil {
 				ss[i] = statusRejected
