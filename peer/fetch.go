@@ -88,14 +88,15 @@ func (n *Node) race(ctx context.Context, c cid.Cid, peers []peer.ID) (content.Bl
 		return content.Block{}, ErrNoPeers
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type result struct {
 		b   content.Block
 		err error
 	}
 	results := make(chan result, len(peers))
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Cancel the requests still running, then wait for them: the answer is
+	// the first one, not the slowest.
+	defer func() { cancel(); wg.Wait() }()
 	next, running := 0, 0
 	launch := func() {
 		p := peers[next]

@@ -49,6 +49,22 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closing is set by Close under goMu; spawn refuses new goroutines then,
+	// so none starts after Close waits for them.
+	goMu    sync.Mutex
+	closing bool
+}
+
+// spawn runs f in a goroutine that Close waits for, unless the node is
+// closing; it reports whether f was started.
+func (n *Node) spawn(f func()) bool {
+	n.goMu.Lock()
+	defer n.goMu.Unlock()
+	if n.closing {
+		return false
+	}
+	n.wg.Go(f)
+	return true
 }
 
 // New starts a node with identity key over store (which the node uses but
@@ -104,6 +120,13 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 	}
 	n.repair = newRepairer(n)
 	h.SetStreamHandler(BlockProtocol, n.serve)
+	// Idle streams die with their connection: drop them when the peer is
+	// no longer connected, so no request goes out on a dead stream.
+	h.Network().Notify(&network.NotifyBundle{DisconnectedF: func(nw network.Network, c network.Conn) {
+		if p := c.RemotePeer(); nw.Connectedness(p) != network.Connected {
+			n.streams.drop(p)
+		}
+	}})
 
 	n.wg.Add(3)
 	go n.watchPeers()
@@ -136,6 +159,9 @@ func (n *Node) connectBootstrap(ctx context.Context) {
 // Close stops the node: its loops, its DHT and its host. It waits for pushes
 // in flight to end.
 func (n *Node) Close() error {
+	n.goMu.Lock()
+	n.closing = true
+	n.goMu.Unlock()
 	n.cancel()
 	err := errors.Join(n.dht.Close(), n.host.Close())
 	n.wg.Wait()
@@ -301,7 +327,7 @@ func (n *Node) Heal(context.Context) {
 		}
 	}
 	for _, p := range healed {
-		n.wg.Go(func() {
+		n.spawn(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 			defer cancel()
 			_ = n.host.Connect(ctx, peer.AddrInfo{ID: p})

@@ -66,8 +66,17 @@ func (n *Node) enqueuePut(ctx context.Context, p peer.ID, j putJob) error {
 		s.active++
 	}
 	s.mu.Unlock()
-	if start {
-		n.wg.Go(func() { n.sendLoop(p, s) })
+	if start && !n.spawn(func() { n.sendLoop(p, s) }) {
+		// The node is closing: fail what waits here (no loop will send it).
+		s.mu.Lock()
+		s.active--
+		jobs := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		for _, j := range jobs {
+			j.done(ErrClosed)
+			<-s.slots
+		}
 	}
 	return nil
 }
@@ -139,7 +148,11 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 	launched := 0
 	for _, p := range homes {
 		if p == n.host.ID() {
-			n.wg.Go(func() { done(n.store.Put(n.ctx, owned)) })
+			if !n.spawn(func() { done(n.store.Put(n.ctx, owned)) }) {
+				qe.Causes = append(qe.Causes, ErrClosed)
+				release()
+				continue
+			}
 			launched++
 			continue
 		}

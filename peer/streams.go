@@ -50,16 +50,18 @@ func (bs *blockStream) ask(req []byte, limit int) ([]byte, error) {
 // streamPool keeps idle outbound streams per peer and bounds how many are
 // open.
 type streamPool struct {
-	mu    sync.Mutex
-	idle  map[peer.ID][]*blockStream
-	slots map[peer.ID]chan struct{} // one per open stream
+	mu      sync.Mutex
+	idle    map[peer.ID][]*blockStream
+	slots   map[peer.ID]chan struct{} // one per open stream
+	waiting map[peer.ID]int           // requesters waiting for a slot
 }
 
 func newStreamPool() *streamPool {
-	return &streamPool{idle: map[peer.ID][]*blockStream{}, slots: map[peer.ID]chan struct{}{}}
+	return &streamPool{idle: map[peer.ID][]*blockStream{}, slots: map[peer.ID]chan struct{}{}, waiting: map[peer.ID]int{}}
 }
 
-// acquire waits for a free stream slot to p.
+// acquire waits for a free stream slot to p. While it waits, streams put
+// back are closed rather than kept idle, so their slots come to it.
 func (sp *streamPool) acquire(ctx context.Context, p peer.ID) error {
 	sp.mu.Lock()
 	ch := sp.slots[p]
@@ -67,7 +69,19 @@ func (sp *streamPool) acquire(ctx context.Context, p peer.ID) error {
 		ch = make(chan struct{}, outboundPerPeer)
 		sp.slots[p] = ch
 	}
+	select {
+	case ch <- struct{}{}:
+		sp.mu.Unlock()
+		return nil
+	default:
+	}
+	sp.waiting[p]++
 	sp.mu.Unlock()
+	defer func() {
+		sp.mu.Lock()
+		sp.waiting[p]--
+		sp.mu.Unlock()
+	}()
 	select {
 	case ch <- struct{}{}:
 		return nil
@@ -94,7 +108,7 @@ func (sp *streamPool) take(p peer.ID, now time.Time) *blockStream {
 		}
 		bs := list[len(list)-1]
 		sp.idle[p] = list[:len(list)-1]
-		if now.Sub(bs.idle) < streamIdleTimeout {
+		if now.Sub(bs.idle) < streamIdleTimeout && !bs.s.Conn().IsClosed() {
 			return bs
 		}
 		bs.s.Reset()
@@ -107,7 +121,7 @@ func (sp *streamPool) take(p peer.ID, now time.Time) *blockStream {
 func (sp *streamPool) put(p peer.ID, bs *blockStream, now time.Time) {
 	bs.idle = now
 	sp.mu.Lock()
-	if len(sp.idle[p]) < idleStreamsPerPeer {
+	if sp.waiting[p] == 0 && len(sp.idle[p]) < idleStreamsPerPeer {
 		sp.idle[p] = append(sp.idle[p], bs)
 		bs = nil
 	}
