@@ -1,0 +1,297 @@
+package namespace
+
+import (
+	"io/fs"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Op is one change to the tree. Every value an operation needs (its time,
+// a file's new content CID and size) is in it, so applying the same
+// operations in the same order gives the same tree on every replica.
+type Op interface {
+	// Name is the operation's name in errors and logs.
+	Name() string
+	apply(s *State) error
+}
+
+// Mkdir makes the directory Path; with Parents, also the missing
+// directories above it, and an existing directory at Path is no error.
+type Mkdir struct {
+	Path    string
+	Perm    fs.FileMode
+	Mtime   int64
+	Parents bool
+}
+
+// Create makes the file Path with the given content, or replaces the
+// content of the file there (unless Exclusive).
+type Create struct {
+	Path      string
+	Perm      fs.FileMode
+	Mtime     int64
+	CID       cid.Cid // cid.Undef for an empty file
+	Size      uint64
+	Exclusive bool
+}
+
+// SetContent replaces the content of the existing file Path: whole-file
+// writes, writes at an offset, appends and truncations all end as one
+// SetContent naming the new content's root.
+type SetContent struct {
+	Path  string
+	CID   cid.Cid
+	Size  uint64
+	Mtime int64
+}
+
+// Rename moves From to To atomically, replacing a file at To, or an empty
+// directory at To when From is a directory (unless NoReplace).
+type Rename struct {
+	From, To  string
+	Mtime     int64
+	NoReplace bool
+}
+
+// Unlink removes the file or symbolic link Path.
+type Unlink struct {
+	Path  string
+	Mtime int64
+}
+
+// Rmdir removes the directory Path: an empty one, or with Recursive
+// everything below it too.
+type Rmdir struct {
+	Path      string
+	Mtime     int64
+	Recursive bool
+}
+
+// Symlink makes a symbolic link at Path that points to Target.
+type Symlink struct {
+	Path, Target string
+	Mtime        int64
+}
+
+// Chmod sets the permission bits of Path.
+type Chmod struct {
+	Path string
+	Perm fs.FileMode
+}
+
+// Touch sets the modification time of Path, creating an empty file (mode
+// 0644) if nothing is there.
+type Touch struct {
+	Path  string
+	Mtime int64
+}
+
+func (Mkdir) Name() string      { return "mkdir" }
+func (Create) Name() string     { return "create" }
+func (SetContent) Name() string { return "write" }
+func (Rename) Name() string     { return "rename" }
+func (Unlink) Name() string     { return "unlink" }
+func (Rmdir) Name() string      { return "rmdir" }
+func (Symlink) Name() string    { return "symlink" }
+func (Chmod) Name() string      { return "chmod" }
+func (Touch) Name() string      { return "touch" }
+
+func (o Mkdir) apply(s *State) error {
+	names, err := splitPath(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		if o.Parents {
+			return nil
+		}
+		return pathErr(o.Name(), o.Path, fs.ErrExist)
+	}
+	// Find where the existing path ends, and check the rest can be made,
+	// before changing anything.
+	n := s.inodes[RootIno]
+	i := 0
+	for ; i < len(names); i++ {
+		if n.Kind != KindDir {
+			return pathErr(o.Name(), o.Path, ErrNotDir)
+		}
+		ino, ok := n.entries[names[i]]
+		if !ok {
+			break
+		}
+		n = s.inodes[ino]
+	}
+	switch {
+	case i == len(names) && o.Parents && n.Kind == KindDir:
+		return nil
+	case i == len(names):
+		return pathErr(o.Name(), o.Path, fs.ErrExist)
+	case n.Kind != KindDir:
+		return pathErr(o.Name(), o.Path, ErrNotDir)
+	case i < len(names)-1 && !o.Parents:
+		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
+	}
+	for ; i < len(names); i++ {
+		n = s.add(n, names[i], &Inode{Kind: KindDir, Perm: o.Perm.Perm(), Mtime: o.Mtime, entries: map[string]Ino{}}, o.Mtime)
+	}
+	return nil
+}
+
+func (o Create) apply(s *State) error {
+	dir, name, err := s.parentOf(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	if ino, ok := dir.entries[name]; ok {
+		n := s.inodes[ino]
+		switch {
+		case n.Kind == KindDir:
+			return pathErr(o.Name(), o.Path, ErrIsDir)
+		case n.Kind != KindFile || o.Exclusive:
+			return pathErr(o.Name(), o.Path, fs.ErrExist)
+		}
+		n.CID, n.Size, n.Mtime = o.CID, o.Size, o.Mtime
+		return nil
+	}
+	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Mtime: o.Mtime, CID: o.CID, Size: o.Size}, o.Mtime)
+	return nil
+}
+
+func (o SetContent) apply(s *State) error {
+	n, err := s.lookup(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	switch n.Kind {
+	case KindDir:
+		return pathErr(o.Name(), o.Path, ErrIsDir)
+	case KindSymlink:
+		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
+	}
+	n.CID, n.Size, n.Mtime = o.CID, o.Size, o.Mtime
+	return nil
+}
+
+func (o Rename) apply(s *State) error {
+	fromDir, fromName, err := s.parentOf(o.Name(), o.From)
+	if err != nil {
+		return err
+	}
+	ino, ok := fromDir.entries[fromName]
+	if !ok {
+		return pathErr(o.Name(), o.From, fs.ErrNotExist)
+	}
+	toDir, toName, err := s.parentOf(o.Name(), o.To)
+	if err != nil {
+		return err
+	}
+	src := s.inodes[ino]
+	if src.Kind == KindDir && s.isBelow(toDir.Ino, src) {
+		return pathErr(o.Name(), o.To, fs.ErrInvalid) // into itself
+	}
+	if old, ok := toDir.entries[toName]; ok {
+		if old == ino {
+			return nil // the same file: nothing to do
+		}
+		dst := s.inodes[old]
+		switch {
+		case o.NoReplace:
+			return pathErr(o.Name(), o.To, fs.ErrExist)
+		case src.Kind == KindDir && dst.Kind != KindDir:
+			return pathErr(o.Name(), o.To, ErrNotDir)
+		case src.Kind != KindDir && dst.Kind == KindDir:
+			return pathErr(o.Name(), o.To, ErrIsDir)
+		case dst.Kind == KindDir && len(dst.entries) > 0:
+			return pathErr(o.Name(), o.To, ErrNotEmpty)
+		}
+		s.removeTree(old)
+	}
+	delete(fromDir.entries, fromName)
+	toDir.entries[toName] = ino
+	fromDir.Mtime, toDir.Mtime = o.Mtime, o.Mtime
+	return nil
+}
+
+func (o Unlink) apply(s *State) error {
+	dir, name, err := s.parentOf(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	ino, ok := dir.entries[name]
+	if !ok {
+		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
+	}
+	if s.inodes[ino].Kind == KindDir {
+		return pathErr(o.Name(), o.Path, ErrIsDir)
+	}
+	delete(dir.entries, name)
+	delete(s.inodes, ino)
+	dir.Mtime = o.Mtime
+	return nil
+}
+
+func (o Rmdir) apply(s *State) error {
+	if o.Path == "/" {
+		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
+	}
+	dir, name, err := s.parentOf(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	ino, ok := dir.entries[name]
+	if !ok {
+		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
+	}
+	n := s.inodes[ino]
+	switch {
+	case n.Kind != KindDir:
+		return pathErr(o.Name(), o.Path, ErrNotDir)
+	case len(n.entries) > 0 && !o.Recursive:
+		return pathErr(o.Name(), o.Path, ErrNotEmpty)
+	}
+	delete(dir.entries, name)
+	s.removeTree(ino)
+	dir.Mtime = o.Mtime
+	return nil
+}
+
+func (o Symlink) apply(s *State) error {
+	dir, name, err := s.parentOf(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	if o.Target == "" {
+		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
+	}
+	if _, ok := dir.entries[name]; ok {
+		return pathErr(o.Name(), o.Path, fs.ErrExist)
+	}
+	s.add(dir, name, &Inode{Kind: KindSymlink, Perm: 0o777, Mtime: o.Mtime, Target: o.Target, Size: uint64(len(o.Target))}, o.Mtime)
+	return nil
+}
+
+func (o Chmod) apply(s *State) error {
+	n, err := s.lookup(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	n.Perm = o.Perm.Perm()
+	return nil
+}
+
+func (o Touch) apply(s *State) error {
+	dir, name, err := s.parentOf(o.Name(), o.Path)
+	if err != nil {
+		if o.Path == "/" {
+			s.inodes[RootIno].Mtime = o.Mtime
+			return nil
+		}
+		return err
+	}
+	if ino, ok := dir.entries[name]; ok {
+		s.inodes[ino].Mtime = o.Mtime
+		return nil
+	}
+	s.add(dir, name, &Inode{Kind: KindFile, Perm: 0o644, Mtime: o.Mtime}, o.Mtime)
+	return nil
+}
