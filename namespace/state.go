@@ -99,4 +99,3 @@ func (s *State) isBelow(ino Ino, dir *Inode) bool {
 	}
 	return false
 }
-
