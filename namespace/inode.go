@@ -43,6 +43,7 @@ type Inode struct {
 	Size   uint64      // file: content bytes; symlink: len(Target); dir: entries
 	Mtime  int64       // Unix nanoseconds, from the operation that set it
 	CID    cid.Cid     // file content; cid.Undef for an empty file
+	Tsize  uint64      // file: cumulative size of its DAG's blocks (for links)
 	Target string      // symlink target
 	// entries of a directory: name → inode.
 	entries map[string]Ino

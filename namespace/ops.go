@@ -31,7 +31,8 @@ type Create struct {
 	Perm      fs.FileMode
 	Mtime     int64
 	CID       cid.Cid // cid.Undef for an empty file
-	Size      uint64
+	Size      uint64  // file bytes
+	Tsize     uint64  // cumulative size of the content's blocks
 	Exclusive bool
 }
 
@@ -41,7 +42,8 @@ type Create struct {
 type SetContent struct {
 	Path  string
 	CID   cid.Cid
-	Size  uint64
+	Size  uint64 // file bytes
+	Tsize uint64 // cumulative size of the content's blocks
 	Mtime int64
 }
 
@@ -150,10 +152,10 @@ func (o Create) apply(s *State) error {
 		case n.Kind != KindFile || o.Exclusive:
 			return pathErr(o.Name(), o.Path, fs.ErrExist)
 		}
-		n.CID, n.Size, n.Mtime = o.CID, o.Size, o.Mtime
+		n.CID, n.Size, n.Tsize, n.Mtime = o.CID, o.Size, o.Tsize, o.Mtime
 		return nil
 	}
-	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Mtime: o.Mtime, CID: o.CID, Size: o.Size}, o.Mtime)
+	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Mtime: o.Mtime, CID: o.CID, Size: o.Size, Tsize: o.Tsize}, o.Mtime)
 	return nil
 }
 
@@ -168,7 +170,7 @@ func (o SetContent) apply(s *State) error {
 	case KindSymlink:
 		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
 	}
-	n.CID, n.Size, n.Mtime = o.CID, o.Size, o.Mtime
+	n.CID, n.Size, n.Tsize, n.Mtime = o.CID, o.Size, o.Tsize, o.Mtime
 	return nil
 }
 
