@@ -1,0 +1,80 @@
+package namespace
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestOpRoundTrip(t *testing.T) {
+	c := testCID(t, "content")
+	for _, op := range []Op{
+		Mkdir{Path: "/a/b", Perm: 0o750, Mtime: 1, Parents: true},
+		Create{Path: "/f", Perm: 0o644, Mtime: 2, CID: c, Size: 7, Tsize: 7, Exclusive: true},
+		Create{Path: "/empty", Perm: 0o600},
+		SetContent{Path: "/f", CID: c, Size: 7, Tsize: 7, Mtime: 3},
+		Rename{From: "/f", To: "/g", Mtime: 4, NoReplace: true},
+		Unlink{Path: "/g", Mtime: 5},
+		Rmdir{Path: "/a", Mtime: 6, Recursive: true},
+		Symlink{Path: "/l", Target: "../x", Mtime: 7},
+		Chmod{Path: "/l", Perm: 0o700},
+		Touch{Path: "/t", Mtime: 8},
+	} {
+		b, err := EncodeOp(op)
+		if err != nil {
+			t.Fatalf("%#v: %v", op, err)
+		}
+		got, err := DecodeOp(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, op) {
+			t.Errorf("%s decoded to %#v, want %#v", b, got, op)
+		}
+	}
+}
+
+func TestDecodeOpRefuses(t *testing.T) {
+	for _, b := range []string{
+		``, `{}`, `{"op":"frob"}`, `{"op":"mkdir","path":"/a","extra":1}`,
+		`{"op":"create","path":"/f","cid":"nope"}`, `{"op":"mkdir","path":"/a"} {}`,
+		`{"op":"chmod","path":"/a","perm":2147484141}`, `[1,2]`,
+	} {
+		if _, err := DecodeOp([]byte(b)); !errors.Is(err, ErrBadOp) {
+			t.Errorf("%q: %v, want ErrBadOp", b, err)
+		}
+	}
+}
+
+func FuzzDecodeOp(f *testing.F) {
+	for _, s := range []string{
+		`{"op":"mkdir","path":"/a/b","perm":493,"parents":true}`,
+		`{"op":"create","path":"/f","cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":0}`,
+		`{"op":"rename","path":"/a","to":"/b","noreplace":true}`,
+		`{"op":"symlink","path":"/l","target":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		op, err := DecodeOp(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadOp) {
+				t.Fatalf("error %v is not ErrBadOp", err)
+			}
+			return
+		}
+		// What decodes re-encodes to an operation that decodes the same,
+		// and applies to a tree without panicking.
+		again, err := EncodeOp(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op2, err := DecodeOp(again)
+		if err != nil || !reflect.DeepEqual(op, op2) {
+			t.Fatalf("%s → %#v → %s → %#v, %v", b, op, again, op2, err)
+		}
+		s := New()
+		_ = s.Apply(Mkdir{Path: "/a/b", Parents: true})
+		_ = s.Apply(op)
+	})
+}
