@@ -175,13 +175,9 @@ func (o SetContent) apply(s *State) error {
 }
 
 func (o Rename) apply(s *State) error {
-	fromDir, fromName, err := s.parentOf(o.Name(), o.From)
+	fromDir, fromName, ino, err := s.entry(o.Name(), o.From)
 	if err != nil {
 		return err
-	}
-	ino, ok := fromDir.entries[fromName]
-	if !ok {
-		return pathErr(o.Name(), o.From, fs.ErrNotExist)
 	}
 	toDir, toName, err := s.parentOf(o.Name(), o.To)
 	if err != nil {
@@ -215,13 +211,9 @@ func (o Rename) apply(s *State) error {
 }
 
 func (o Unlink) apply(s *State) error {
-	dir, name, err := s.parentOf(o.Name(), o.Path)
+	dir, name, ino, err := s.entry(o.Name(), o.Path)
 	if err != nil {
 		return err
-	}
-	ino, ok := dir.entries[name]
-	if !ok {
-		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
 	}
 	if s.inodes[ino].Kind == KindDir {
 		return pathErr(o.Name(), o.Path, ErrIsDir)
@@ -236,13 +228,9 @@ func (o Rmdir) apply(s *State) error {
 	if o.Path == "/" {
 		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
 	}
-	dir, name, err := s.parentOf(o.Name(), o.Path)
+	dir, name, ino, err := s.entry(o.Name(), o.Path)
 	if err != nil {
 		return err
-	}
-	ino, ok := dir.entries[name]
-	if !ok {
-		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
 	}
 	n := s.inodes[ino]
 	switch {

@@ -67,3 +67,17 @@ func (s *State) lookup(op, p string) (*Inode, error) {
 	}
 	return s.walk(op, p, names)
 }
+
+// entry returns the directory holding p, p's name in it and its inode
+// number; p must exist.
+func (s *State) entry(op, p string) (*Inode, string, Ino, error) {
+	dir, name, err := s.parentOf(op, p)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	ino, ok := dir.entries[name]
+	if !ok {
+		return nil, "", 0, pathErr(op, p, fs.ErrNotExist)
+	}
+	return dir, name, ino, nil
+}
