@@ -52,13 +52,20 @@ type Replica struct {
 	id      uint64
 	rn      *raft.RawNode
 	storage *raft.MemoryStorage
+	log     Log
 	state   *State
 }
 
+// Log makes a replica's hard state and entries durable; WAL is the one on
+// disk. A nil Log keeps them in memory only (tests).
+type Log interface {
+	Save(hs *raftpb.HardState, entries []*raftpb.Entry) error
+}
+
 // NewReplica starts the replica id of a namespace whose voters are voters,
-// with storage holding what it had persisted (a new MemoryStorage for a
-// new replica).
-func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage) (*Replica, error) {
+// with storage holding what log had persisted (what OpenWAL returns, or a
+// new MemoryStorage and a nil log for a replica kept in memory).
+func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log) (*Replica, error) {
 	cfg := &raft.Config{
 		ID:              id,
 		ElectionTick:    10,
@@ -83,7 +90,7 @@ func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage) (*Repli
 			return nil, fmt.Errorf("namespace: raft bootstrap: %w", err)
 		}
 	}
-	return &Replica{id: id, rn: rn, storage: storage, state: New()}, nil
+	return &Replica{id: id, rn: rn, storage: storage, log: log, state: New()}, nil
 }
 
 // Tick advances the replica's logical clock by one tick.
@@ -132,6 +139,12 @@ func (r *Replica) Process() ([]*raftpb.Message, []Applied, error) {
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 			if err := r.storage.ApplySnapshot(rd.Snapshot); err != nil {
 				return nil, nil, err
+			}
+		}
+		// Durable first: the messages of this Ready go out only after.
+		if r.log != nil {
+			if err := r.log.Save(rd.HardState, rd.Entries); err != nil {
+				return nil, nil, fmt.Errorf("namespace: raft log: %w", err)
 			}
 		}
 		if err := r.storage.Append(rd.Entries); err != nil {

@@ -26,7 +26,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		ids = append(ids, uint64(i))
 	}
 	for _, id := range ids {
-		r, err := NewReplica(id, ids, raft.NewMemoryStorage())
+		r, err := NewReplica(id, ids, raft.NewMemoryStorage(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
