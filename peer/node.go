@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,6 +24,9 @@ import (
 // DHTPrefix is the protocol prefix of meshfs's DHT: "/meshfs/kad/1.0.0",
 // never the public IPFS DHT.
 const DHTPrefix = "/meshfs"
+
+// dhtProtocol is the protocol DHT servers announce.
+const dhtProtocol = protocol.ID(DHTPrefix + "/kad/1.0.0")
 
 // Node is a mesh peer: host, DHT, block protocol server and client, pusher,
 // fetcher and repair loop, over a durable local block store.
@@ -203,16 +207,31 @@ func (n *Node) Connect(ctx context.Context, addr ma.Multiaddr) error {
 }
 
 // candidates returns the peers that may be home to a block right now: this
-// node (unless it is a client) and the DHT servers in its routing table that
-// are connected, not blocked and not avoided.
+// node (unless it is a client) and the DHT servers it is connected to, not
+// blocked and not avoided. A server is a peer in the routing table or one
+// that announces the DHT protocol (the table adds a new peer only after a
+// query to it succeeds, which can lag behind the connection).
 func (n *Node) candidates() []peer.ID {
 	var out []peer.ID
 	if !n.cfg.Client {
 		out = append(out, n.host.ID())
 	}
-	for _, p := range n.dht.RoutingTable().ListPeers() {
+	seen := map[peer.ID]bool{n.host.ID(): true}
+	consider := func(p peer.ID) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
 		if n.host.Network().Connectedness(p) == network.Connected && !n.gater.IsBlocked(p) && !n.scores.avoid(p) {
 			out = append(out, p)
+		}
+	}
+	for _, p := range n.dht.RoutingTable().ListPeers() {
+		consider(p)
+	}
+	for _, p := range n.host.Network().Peers() {
+		if ok, _ := n.host.Peerstore().SupportsProtocols(p, dhtProtocol); len(ok) > 0 {
+			consider(p)
 		}
 	}
 	return out

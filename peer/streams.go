@@ -171,8 +171,11 @@ func (n *Node) exchange(ctx context.Context, p peer.ID, do func(bs *blockStream)
 	if !stop() || err != nil {
 		bs.s.Reset()
 		n.streams.release(p)
-		if err == nil {
-			err = ctx.Err()
+		if ctx.Err() != nil {
+			// Given up (a hedged request that lost, a caller gone) or timed
+			// out: say so, rather than the stream reset it caused, so that
+			// only a timeout counts against the peer.
+			return ctx.Err()
 		}
 		return err
 	}
