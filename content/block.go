@@ -36,10 +36,6 @@ func (b Block) Size() int { return len(b.data) }
 // Defined reports whether b is a real block and not the zero Block.
 func (b Block) Defined() bool { return b.cid.Defined() }
 
-// Clone returns a copy of b that owns its bytes, for keeping a block whose
-// data buffer its producer will reuse.
-func (b Block) Clone() Block { return Block{cid: b.cid, data: append([]byte(nil), b.data...)} }
-
 // CopyTo returns a copy of b whose bytes live in buf's array (grown when
 // too small), for callers that recycle their buffers.
 func (b Block) CopyTo(buf []byte) Block { return Block{cid: b.cid, data: append(buf[:0], b.data...)} }

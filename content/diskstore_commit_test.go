@@ -85,20 +85,8 @@ func temporaries(t *testing.T, dir string) []string {
 // syncs do not grow with the number of Puts.
 func TestDiskStoreGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "blocks")
-	entered, release := make(chan struct{}), make(chan struct{})
-	var syncs atomic.Int32
-	s, err := openDiskStore(dir, diskOptions{beforeSync: func(n int) error {
-		syncs.Add(1)
-		if n == 0 {
-			close(entered)
-			<-release // hold the first sync until every other Put waits
-		}
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openHeldStore(t) // the first sync waits until every other Put does
+	dir, s, entered, release, syncs := h.dir, h.s, h.entered, h.release, &h.syncs
 	blocks := testBlocks(t, 40, 3000)
 	errs := make(chan error, len(blocks))
 	put := func(b Block) { errs <- s.Put(ctx, b) }
@@ -203,18 +191,8 @@ func TestDiskStoreFailedSyncFailsPuts(t *testing.T) {
 // ErrStoreClosed or its block is in the store when it is reopened.
 func TestDiskStoreCloseDuringPuts(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "blocks")
-	entered, release := make(chan struct{}), make(chan struct{})
-	s, err := openDiskStore(dir, diskOptions{beforeSync: func(n int) error {
-		if n == 0 {
-			close(entered)
-			<-release
-		}
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openHeldStore(t)
+	dir, s, entered, release := h.dir, h.s, h.entered, h.release
 	blocks := testBlocks(t, 16, 2000)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -252,18 +230,8 @@ func TestDiskStoreCloseDuringPuts(t *testing.T) {
 // A Put whose context ends while it waits for its batch returns the
 // context's error; its temporary file does not outlive the store.
 func TestDiskStorePutCanceledWhileWaiting(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "blocks")
-	entered, release := make(chan struct{}), make(chan struct{})
-	s, err := openDiskStore(dir, diskOptions{beforeSync: func(n int) error {
-		if n == 0 {
-			close(entered)
-			<-release
-		}
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openHeldStore(t)
+	dir, s, entered, release := h.dir, h.s, h.entered, h.release
 	blocks := testBlocks(t, 2, 1000)
 	first := make(chan error)
 	go func() { first <- s.Put(context.Background(), blocks[0]) }()
@@ -287,7 +255,7 @@ func TestDiskStorePutCanceledWhileWaiting(t *testing.T) {
 		t.Fatalf("temporary files after Close: %q", stray)
 	}
 	// The canceled block may or may not have been stored; the other is.
-	s, err = OpenDiskStore(dir)
+	s, err := OpenDiskStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,4 +288,31 @@ func TestDiskStoreSyncNumbering(t *testing.T) {
 	if want := []int{0, 1, 2, 3, 4, 5}; !slices.Equal(seen, want) {
 		t.Fatalf("syncs %v, want %v", seen, want)
 	}
+}
+
+// heldStore is a store in a new folder whose first sync waits: entered is
+// closed when it starts waiting, and it goes on once release is closed.
+type heldStore struct {
+	dir              string
+	s                *DiskStore
+	entered, release chan struct{}
+	syncs            atomic.Int32 // syncs begun
+}
+
+func openHeldStore(t *testing.T) *heldStore {
+	t.Helper()
+	h := &heldStore{dir: filepath.Join(t.TempDir(), "blocks"), entered: make(chan struct{}), release: make(chan struct{})}
+	s, err := openDiskStore(h.dir, diskOptions{beforeSync: func(n int) error {
+		h.syncs.Add(1)
+		if n == 0 {
+			close(h.entered)
+			<-h.release
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	return h
 }

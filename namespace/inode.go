@@ -70,6 +70,13 @@ func (n *Inode) Names() []string {
 	return names
 }
 
+// meta returns a copy of n without its entries: what Stat and io/fs show.
+func (n *Inode) meta() *Inode {
+	c := *n
+	c.entries = nil
+	return &c
+}
+
 // clone returns a copy of n that shares nothing mutable with it.
 func (n *Inode) clone() *Inode {
 	c := *n

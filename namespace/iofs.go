@@ -87,7 +87,7 @@ func (f FS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := fileInfo{name: path.Base(name), n: n.clone()}
+	info := fileInfo{name: path.Base(name), n: n.meta()}
 	if n.Kind == KindDir {
 		entries, err := f.readDir(n)
 		if err != nil {
@@ -124,11 +124,7 @@ func (f FS) ReadDir(name string) ([]fs.DirEntry, error) {
 func (f FS) readDir(n *Inode) ([]fs.DirEntry, error) {
 	out := make([]fs.DirEntry, 0, len(n.entries))
 	for _, nm := range n.Names() {
-		c := f.s.inodes[n.entries[nm]].clone()
-		if c.Kind == KindDir {
-			c.Size = uint64(len(c.entries))
-		}
-		out = append(out, fs.FileInfoToDirEntry(fileInfo{name: nm, n: c}))
+		out = append(out, fs.FileInfoToDirEntry(fileInfo{name: nm, n: f.s.inodes[n.entries[nm]].meta()}))
 	}
 	return out, nil
 }
@@ -139,11 +135,7 @@ func (f FS) Stat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := n.clone()
-	if c.Kind == KindDir {
-		c.Size = uint64(len(c.entries))
-	}
-	return fileInfo{name: path.Base(name), n: c}, nil
+	return fileInfo{name: path.Base(name), n: n.meta()}, nil
 }
 
 // fileInfo is an inode as fs.FileInfo.

@@ -132,7 +132,7 @@ func (m model) apply(op Op) error {
 		if err := m.parentErr(o.To); err != nil {
 			return err
 		}
-		if src == KindDir && (o.To == o.From || strings.HasPrefix(o.To, o.From+"/")) && o.To != o.From {
+		if src == KindDir && strings.HasPrefix(o.To, o.From+"/") {
 			return fs.ErrInvalid
 		}
 		if o.To == o.From {

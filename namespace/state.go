@@ -33,8 +33,7 @@ func (s *State) Stat(p string) (Inode, error) {
 	if err != nil {
 		return Inode{}, err
 	}
-	c := n.clone()
-	c.entries = nil
+	c := n.meta()
 	if n.Kind == KindDir {
 		c.Size = uint64(len(n.entries))
 	}

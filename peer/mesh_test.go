@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -82,17 +81,7 @@ func (m *testMesh) waitConnected() {
 			live++
 		}
 	}
-	waitFor(m.t, 20*time.Second, func() error {
-		for i, nd := range m.nodes {
-			if nd.ctx.Err() != nil {
-				continue
-			}
-			if got := len(nd.candidates()); got != live {
-				return fmt.Errorf("node %d sees %d candidates of %d", i, got, live)
-			}
-		}
-		return nil
-	})
+	m.waitCandidates(live)
 }
 
 // waitFor polls cond until it returns nil or the deadline passes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -336,7 +337,7 @@ func (n *Node) Partition(ps ...peer.ID) {
 
 // Heal unblocks every peer blocked by Partition and redials them in the
 // background.
-func (n *Node) Heal(context.Context) {
+func (n *Node) Heal() {
 	var healed []peer.ID
 	for p, reason := range n.gater.Blocked() {
 		if reason == "partition" {
@@ -404,15 +405,7 @@ func (n *Node) Peers() []PeerInfo {
 	for p := range blocked {
 		add(p)
 	}
-	slices.SortFunc(out, func(a, b PeerInfo) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b PeerInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 

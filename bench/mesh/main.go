@@ -180,9 +180,7 @@ func seed(i int) [32]byte {
 
 // status is the part of /api/v0/status the bench reads.
 type status struct {
-	Blocks     int64 `json:"blocks"`
 	Bytes      int64 `json:"bytes"`
-	Client     bool  `json:"client"`
 	LastReport struct {
 		Started time.Time `json:"started"`
 		Missing int       `json:"missing"`

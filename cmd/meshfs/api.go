@@ -288,7 +288,7 @@ func (a *api) partition(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"blocked": len(ids)})
 }
 
-func (a *api) heal(w http.ResponseWriter, r *http.Request) {
-	a.node.Heal(r.Context())
+func (a *api) heal(w http.ResponseWriter, _ *http.Request) {
+	a.node.Heal()
 	writeJSON(w, http.StatusOK, map[string]bool{"healed": true})
 }
