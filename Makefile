@@ -18,7 +18,7 @@ build:
 # it prints the peers' API URLs, an add/cat to try, the gateway and metrics
 # URLs. Each run starts afresh: a previous $(RUN_DIR)/testnet is removed.
 run: build
-	@$(BIN) testnet --fresh --peers 5 --dir $(RUN_DIR)/testnet
+	@$(BIN) testnet --fresh --open --peers 5 --dir $(RUN_DIR)/testnet
 
 test: verify unit
 

@@ -34,6 +34,9 @@ type wireOp struct {
 	Exclusive bool        `json:"exclusive,omitempty"`
 	NoReplace bool        `json:"noreplace,omitempty"`
 	Recursive bool        `json:"recursive,omitempty"`
+	Prev      string      `json:"prev,omitempty"`
+	IfEmpty   bool        `json:"ifempty,omitempty"`
+	Peer      string      `json:"peer,omitempty"`
 }
 
 // EncodeOp returns op's encoding for the log.
@@ -45,7 +48,7 @@ func EncodeOp(op Op) ([]byte, error) {
 	case Create:
 		w = wireOp{Path: o.Path, Perm: o.Perm, Mtime: o.Mtime, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Exclusive: o.Exclusive}
 	case SetContent:
-		w = wireOp{Path: o.Path, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Mtime: o.Mtime}
+		w = wireOp{Path: o.Path, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Mtime: o.Mtime, Prev: cidString(o.Prev), IfEmpty: o.IfEmpty}
 	case Rename:
 		w = wireOp{Path: o.From, To: o.To, Mtime: o.Mtime, NoReplace: o.NoReplace}
 	case Unlink:
@@ -58,6 +61,10 @@ func EncodeOp(op Op) ([]byte, error) {
 		w = wireOp{Path: o.Path, Perm: o.Perm}
 	case Touch:
 		w = wireOp{Path: o.Path, Mtime: o.Mtime}
+	case Allow:
+		w = wireOp{Peer: o.Peer}
+	case Deny:
+		w = wireOp{Peer: o.Peer}
 	default:
 		return nil, fmt.Errorf("%w: unknown operation %T", ErrBadOp, op)
 	}
@@ -87,12 +94,13 @@ func DecodeOp(b []byte) (Op, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrBadOp)
 	}
-	var c cid.Cid
-	if w.CID != "" {
-		var err error
-		if c, err = content.ParseCID(w.CID); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadOp, err)
-		}
+	c, err := parseWireCID(w.CID)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := parseWireCID(w.Prev)
+	if err != nil {
+		return nil, err
 	}
 	if w.Perm&^fs.ModePerm != 0 {
 		return nil, fmt.Errorf("%w: mode %v has more than permission bits", ErrBadOp, w.Perm)
@@ -103,7 +111,7 @@ func DecodeOp(b []byte) (Op, error) {
 	case "create":
 		return Create{Path: w.Path, Perm: w.Perm, Mtime: w.Mtime, CID: c, Size: w.Size, Tsize: w.Tsize, Exclusive: w.Exclusive}, nil
 	case "write":
-		return SetContent{Path: w.Path, CID: c, Size: w.Size, Tsize: w.Tsize, Mtime: w.Mtime}, nil
+		return SetContent{Path: w.Path, CID: c, Size: w.Size, Tsize: w.Tsize, Mtime: w.Mtime, Prev: prev, IfEmpty: w.IfEmpty}, nil
 	case "rename":
 		return Rename{From: w.Path, To: w.To, Mtime: w.Mtime, NoReplace: w.NoReplace}, nil
 	case "unlink":
@@ -116,6 +124,22 @@ func DecodeOp(b []byte) (Op, error) {
 		return Chmod{Path: w.Path, Perm: w.Perm}, nil
 	case "touch":
 		return Touch{Path: w.Path, Mtime: w.Mtime}, nil
+	case "allow":
+		return Allow{Peer: w.Peer}, nil
+	case "deny":
+		return Deny{Peer: w.Peer}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operation %q", ErrBadOp, w.Op)
+}
+
+// parseWireCID decodes an encoded CID; "" is cid.Undef.
+func parseWireCID(s string) (cid.Cid, error) {
+	if s == "" {
+		return cid.Undef, nil
+	}
+	c, err := content.ParseCID(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %w", ErrBadOp, err)
+	}
+	return c, nil
 }

@@ -13,12 +13,18 @@ func TestOpRoundTrip(t *testing.T) {
 		Create{Path: "/f", Perm: 0o644, Mtime: 2, CID: c, Size: 7, Tsize: 7, Exclusive: true},
 		Create{Path: "/empty", Perm: 0o600},
 		SetContent{Path: "/f", CID: c, Size: 7, Tsize: 7, Mtime: 3},
+		SetContent{Path: "/f", CID: c, Size: 7, Tsize: 7, Mtime: 3, Prev: testCID(t, "before")},
+		SetContent{Path: "/f", Prev: c},
+		SetContent{Path: "/f", CID: c, Size: 7, IfEmpty: true},
 		Rename{From: "/f", To: "/g", Mtime: 4, NoReplace: true},
 		Unlink{Path: "/g", Mtime: 5},
 		Rmdir{Path: "/a", Mtime: 6, Recursive: true},
 		Symlink{Path: "/l", Target: "../x", Mtime: 7},
 		Chmod{Path: "/l", Perm: 0o700},
 		Touch{Path: "/t", Mtime: 8},
+		Allow{Peer: "12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"},
+		Allow{Peer: AnyPeer},
+		Deny{Peer: "12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"},
 	} {
 		b, err := EncodeOp(op)
 		if err != nil {
@@ -39,6 +45,8 @@ func TestDecodeOpRefuses(t *testing.T) {
 		``, `{}`, `{"op":"frob"}`, `{"op":"mkdir","path":"/a","extra":1}`,
 		`{"op":"create","path":"/f","cid":"nope"}`, `{"op":"mkdir","path":"/a"} {}`,
 		`{"op":"chmod","path":"/a","perm":2147484141}`, `[1,2]`,
+		`{"op":"write","path":"/f","prev":"nope"}`, `{"op":"allow","peer":1}`,
+		`{"op":"write","path":"/f","prev":"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"}`,
 	} {
 		if _, err := DecodeOp([]byte(b)); !errors.Is(err, ErrBadOp) {
 			t.Errorf("%q: %v, want ErrBadOp", b, err)
@@ -52,6 +60,10 @@ func FuzzDecodeOp(f *testing.F) {
 		`{"op":"create","path":"/f","cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":0}`,
 		`{"op":"rename","path":"/a","to":"/b","noreplace":true}`,
 		`{"op":"symlink","path":"/l","target":"x"}`,
+		`{"op":"write","path":"/f","cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","prev":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}`,
+		`{"op":"write","path":"/f","ifempty":true}`,
+		`{"op":"allow","peer":"*"}`,
+		`{"op":"deny","peer":"12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -75,6 +87,7 @@ func FuzzDecodeOp(f *testing.F) {
 		}
 		s := New()
 		_ = s.Apply(Mkdir{Path: "/a/b", Parents: true})
+		_ = s.Apply(Create{Path: "/f"})
 		_ = s.Apply(op)
 	})
 }

@@ -14,6 +14,12 @@ var (
 	// ErrNotEmpty reports removing or replacing a directory that has
 	// entries.
 	ErrNotEmpty = errors.New("directory not empty")
+	// ErrConflict reports a conditional [SetContent] whose file no longer
+	// holds the content it was conditioned on: someone wrote it since.
+	ErrConflict = errors.New("content changed")
+	// ErrBadSnapshot reports bytes that are not a snapshot MarshalBinary
+	// could have written: malformed, or a tree no operations could build.
+	ErrBadSnapshot = errors.New("namespace: malformed snapshot")
 )
 
 func pathErr(op, path string, err error) error {

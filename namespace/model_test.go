@@ -11,12 +11,29 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
 	"meshfs/internal/testrand"
 )
 
-// model is the tree as a map from path to kind: the simplest statement of
-// the operations' rules, to check State against.
-type model map[string]Kind
+// model is the tree as a map from path to kind and content, and the
+// access list as a set: the simplest statement of the operations' rules,
+// to check State against.
+type model struct {
+	tree   map[string]node
+	access map[string]bool
+}
+
+// node is what the model knows of one path.
+type node struct {
+	kind Kind
+	cid  cid.Cid // a file's content
+}
+
+func newModel() model {
+	return model{tree: map[string]node{"/": {kind: KindDir}}, access: map[string]bool{}}
+}
 
 // parentErr checks that the folders above p exist and are directories.
 func (m model) parentErr(p string) error {
@@ -27,17 +44,29 @@ func (m model) parentErr(p string) error {
 	if err := m.parentErr(dir); err != nil {
 		return err
 	}
-	switch k, ok := m[dir]; {
+	switch n, ok := m.tree[dir]; {
 	case !ok:
 		return fs.ErrNotExist
-	case k != KindDir:
+	case n.kind != KindDir:
 		return ErrNotDir
 	}
 	return nil
 }
 
+// existing returns the node at p, or the error for reaching it.
+func (m model) existing(p string) (node, error) {
+	if err := m.parentErr(p); err != nil {
+		return node{}, err
+	}
+	n, ok := m.tree[p]
+	if !ok {
+		return node{}, fs.ErrNotExist
+	}
+	return n, nil
+}
+
 func (m model) hasChildren(p string) bool {
-	for q := range m {
+	for q := range m.tree {
 		if path.Dir(q) == p && q != "/" {
 			return true
 		}
@@ -46,9 +75,9 @@ func (m model) hasChildren(p string) bool {
 }
 
 func (m model) removeTree(p string) {
-	for q := range m {
+	for q := range m.tree {
 		if q == p || strings.HasPrefix(q, p+"/") {
-			delete(m, q)
+			delete(m.tree, q)
 		}
 	}
 }
@@ -60,7 +89,7 @@ func (m model) apply(op Op) error {
 			// Every existing prefix must be a directory; the missing ones
 			// are made.
 			for q := o.Path; ; q = path.Dir(q) {
-				if k, ok := m[q]; ok && k != KindDir {
+				if n, ok := m.tree[q]; ok && n.kind != KindDir {
 					if q == o.Path {
 						return fs.ErrExist
 					}
@@ -71,8 +100,8 @@ func (m model) apply(op Op) error {
 				}
 			}
 			for q := o.Path; q != "/"; q = path.Dir(q) {
-				if _, ok := m[q]; !ok {
-					m[q] = KindDir
+				if _, ok := m.tree[q]; !ok {
+					m.tree[q] = node{kind: KindDir}
 				}
 			}
 			return nil
@@ -80,93 +109,117 @@ func (m model) apply(op Op) error {
 		if err := m.parentErr(o.Path); err != nil {
 			return err
 		}
-		if _, ok := m[o.Path]; ok {
+		if _, ok := m.tree[o.Path]; ok {
 			return fs.ErrExist
 		}
-		m[o.Path] = KindDir
+		m.tree[o.Path] = node{kind: KindDir}
 	case Create:
 		if err := m.parentErr(o.Path); err != nil {
 			return err
 		}
-		if k, ok := m[o.Path]; ok {
+		if n, ok := m.tree[o.Path]; ok {
 			switch {
-			case k == KindDir:
+			case n.kind == KindDir:
 				return ErrIsDir
-			case k != KindFile || o.Exclusive:
+			case n.kind != KindFile || o.Exclusive:
 				return fs.ErrExist
 			}
 		}
-		m[o.Path] = KindFile
-	case Unlink:
-		if err := m.parentErr(o.Path); err != nil {
+		m.tree[o.Path] = node{kind: KindFile, cid: o.CID}
+	case SetContent:
+		n, err := m.existing(o.Path)
+		switch {
+		case err != nil:
 			return err
+		case n.kind == KindDir:
+			return ErrIsDir
+		case n.kind == KindSymlink, o.IfEmpty && o.Prev.Defined():
+			return fs.ErrInvalid
+		case o.Prev.Defined() && n.cid != o.Prev, o.IfEmpty && n.cid.Defined():
+			return ErrConflict
 		}
-		switch k, ok := m[o.Path]; {
-		case !ok:
-			return fs.ErrNotExist
-		case k == KindDir:
+		m.tree[o.Path] = node{kind: KindFile, cid: o.CID}
+	case Unlink:
+		switch n, err := m.existing(o.Path); {
+		case err != nil:
+			return err
+		case n.kind == KindDir:
 			return ErrIsDir
 		}
-		delete(m, o.Path)
+		delete(m.tree, o.Path)
 	case Rmdir:
-		if err := m.parentErr(o.Path); err != nil {
+		switch n, err := m.existing(o.Path); {
+		case err != nil:
 			return err
-		}
-		switch k, ok := m[o.Path]; {
-		case !ok:
-			return fs.ErrNotExist
-		case k != KindDir:
+		case n.kind != KindDir:
 			return ErrNotDir
 		case m.hasChildren(o.Path) && !o.Recursive:
 			return ErrNotEmpty
 		}
 		m.removeTree(o.Path)
 	case Rename:
-		if err := m.parentErr(o.From); err != nil {
+		src, err := m.existing(o.From)
+		if err != nil {
 			return err
-		}
-		src, ok := m[o.From]
-		if !ok {
-			return fs.ErrNotExist
 		}
 		if err := m.parentErr(o.To); err != nil {
 			return err
 		}
-		if src == KindDir && strings.HasPrefix(o.To, o.From+"/") {
+		if src.kind == KindDir && strings.HasPrefix(o.To, o.From+"/") {
 			return fs.ErrInvalid
 		}
 		if o.To == o.From {
 			return nil
 		}
-		if dst, ok := m[o.To]; ok {
+		if dst, ok := m.tree[o.To]; ok {
 			switch {
 			case o.NoReplace:
 				return fs.ErrExist
-			case src == KindDir && dst != KindDir:
+			case src.kind == KindDir && dst.kind != KindDir:
 				return ErrNotDir
-			case src != KindDir && dst == KindDir:
+			case src.kind != KindDir && dst.kind == KindDir:
 				return ErrIsDir
-			case dst == KindDir && m.hasChildren(o.To):
+			case dst.kind == KindDir && m.hasChildren(o.To):
 				return ErrNotEmpty
 			}
 			m.removeTree(o.To)
 		}
-		moved := model{}
-		for q, k := range m {
+		moved := map[string]node{}
+		for q, n := range m.tree {
 			if q == o.From || strings.HasPrefix(q, o.From+"/") {
-				moved[o.To+strings.TrimPrefix(q, o.From)] = k
-				delete(m, q)
+				moved[o.To+strings.TrimPrefix(q, o.From)] = n
+				delete(m.tree, q)
 			}
 		}
-		maps.Copy(m, moved)
+		maps.Copy(m.tree, moved)
 	case Symlink:
 		if err := m.parentErr(o.Path); err != nil {
 			return err
 		}
-		if _, ok := m[o.Path]; ok {
+		if _, ok := m.tree[o.Path]; ok {
 			return fs.ErrExist
 		}
-		m[o.Path] = KindSymlink
+		m.tree[o.Path] = node{kind: KindSymlink}
+	case Chmod:
+		_, err := m.existing(o.Path)
+		return err
+	case Touch:
+		if err := m.parentErr(o.Path); err != nil {
+			return err
+		}
+		if _, ok := m.tree[o.Path]; !ok {
+			m.tree[o.Path] = node{kind: KindFile}
+		}
+	case Allow:
+		if o.Peer == "" {
+			return fs.ErrInvalid
+		}
+		m.access[o.Peer] = true
+	case Deny:
+		if o.Peer == "" {
+			return fs.ErrInvalid
+		}
+		delete(m.access, o.Peer)
 	default:
 		panic(fmt.Sprintf("model: no %T", op))
 	}
@@ -174,14 +227,14 @@ func (m model) apply(op Op) error {
 }
 
 // paths lists the state's tree as the model's map.
-func (s *State) paths() model {
-	m := model{"/": KindDir}
+func (s *State) paths() map[string]node {
+	m := map[string]node{"/": {kind: KindDir}}
 	var walk func(p string, n *Inode)
 	walk = func(p string, n *Inode) {
 		for name, ino := range n.entries {
 			c := s.inodes[ino]
 			q := path.Join(p, name)
-			m[q] = c.Kind
+			m[q] = node{kind: c.Kind, cid: c.CID}
 			walk(q, c)
 		}
 	}
@@ -189,6 +242,18 @@ func (s *State) paths() model {
 	return m
 }
 
+// opCID returns the i-th of a few content CIDs the random operations use:
+// real raw blocks of one byte, so that a tree of them renders.
+func opCID(i int) cid.Cid {
+	b, err := content.NewRawBlock([]byte{byte(i)})
+	if err != nil {
+		panic(err)
+	}
+	return b.CID()
+}
+
+// randomOp returns an operation of any kind on a few short paths, content
+// CIDs and peers, so that operations often meet.
 func randomOp(r *rand.Rand) Op {
 	p := func() string {
 		var b strings.Builder
@@ -197,24 +262,53 @@ func randomOp(r *rand.Rand) Op {
 		}
 		return b.String()
 	}
-	switch r.IntN(6) {
-	case 0:
-		return Mkdir{Path: p(), Perm: 0o755, Parents: r.IntN(2) == 0}
-	case 1:
-		return Create{Path: p(), Perm: 0o644, Exclusive: r.IntN(3) == 0}
-	case 2:
-		return Unlink{Path: p()}
-	case 3:
-		return Rmdir{Path: p(), Recursive: r.IntN(2) == 0}
-	case 4:
-		return Rename{From: p(), To: p(), NoReplace: r.IntN(4) == 0}
+	someCID := func() cid.Cid {
+		if i := r.IntN(4); i > 0 {
+			return opCID(i)
+		}
+		return cid.Undef
 	}
-	return Symlink{Path: p(), Target: "t"}
+	peer := func() string { return []string{"", AnyPeer, "p1", "p2"}[r.IntN(4)] }
+	mtime := int64(r.IntN(1000))
+	switch r.IntN(14) {
+	case 0, 1:
+		return Mkdir{Path: p(), Perm: 0o755, Parents: r.IntN(2) == 0, Mtime: mtime}
+	case 2, 3:
+		c := someCID()
+		return Create{Path: p(), Perm: 0o644, CID: c, Size: 1, Tsize: 1, Exclusive: r.IntN(3) == 0, Mtime: mtime}
+	case 4:
+		return Unlink{Path: p(), Mtime: mtime}
+	case 5:
+		return Rmdir{Path: p(), Recursive: r.IntN(2) == 0, Mtime: mtime}
+	case 6, 7:
+		return Rename{From: p(), To: p(), NoReplace: r.IntN(4) == 0, Mtime: mtime}
+	case 8:
+		return Symlink{Path: p(), Target: string(rune('s' + r.IntN(3))), Mtime: mtime}
+	case 9, 10:
+		op := SetContent{Path: p(), CID: someCID(), Size: 1, Tsize: 1, Mtime: mtime}
+		switch r.IntN(4) {
+		case 0:
+			op.Prev = someCID()
+		case 1:
+			op.IfEmpty = true
+		case 2:
+			op.Prev, op.IfEmpty = someCID(), r.IntN(4) == 0
+		}
+		return op
+	case 11:
+		if r.IntN(2) == 0 {
+			return Chmod{Path: p(), Perm: fs.FileMode(r.IntN(0o1000))}
+		}
+		return Touch{Path: p(), Mtime: mtime}
+	case 12:
+		return Allow{Peer: peer()}
+	}
+	return Deny{Peer: peer()}
 }
 
 // errClass names the sentinel an error wraps, for comparing with the model.
 func errClass(err error) string {
-	for _, e := range []error{fs.ErrExist, fs.ErrNotExist, fs.ErrInvalid, ErrNotDir, ErrIsDir, ErrNotEmpty} {
+	for _, e := range []error{fs.ErrExist, fs.ErrNotExist, fs.ErrInvalid, ErrNotDir, ErrIsDir, ErrNotEmpty, ErrConflict} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -228,7 +322,7 @@ func errClass(err error) string {
 func TestStateMatchesModel(t *testing.T) {
 	r := testrand.New(t)
 	for run := range 200 {
-		s, m := New(), model{"/": KindDir}
+		s, m := New(), newModel()
 		var log []string
 		for range 60 {
 			op := randomOp(r)
@@ -237,8 +331,16 @@ func TestStateMatchesModel(t *testing.T) {
 			if errClass(got) != errClass(want) {
 				t.Fatalf("run %d: %#v: state says %v, model says %v\n%s", run, op, got, want, strings.Join(log, "\n"))
 			}
-			if st := s.paths(); !maps.Equal(st, m) {
-				t.Fatalf("run %d: after %#v the trees differ:\nstate %v\nmodel %v\n%s", run, op, slices.Sorted(maps.Keys(st)), slices.Sorted(maps.Keys(m)), strings.Join(log, "\n"))
+			if st := s.paths(); !maps.Equal(st, m.tree) {
+				t.Fatalf("run %d: after %#v the trees differ:\nstate %v\nmodel %v\n%s", run, op, st, m.tree, strings.Join(log, "\n"))
+			}
+			if got, want := s.AccessList(), slices.Sorted(maps.Keys(m.access)); !slices.Equal(got, want) {
+				t.Fatalf("run %d: after %#v the access lists differ: state %q, model %q", run, op, got, want)
+			}
+			for _, p := range []string{"p1", "p2", "p3"} {
+				if got, want := s.Allowed(p), m.access[p] || m.access[AnyPeer]; got != want {
+					t.Fatalf("run %d: after %#v Allowed(%q) = %v, model says %v", run, op, p, got, want)
+				}
 			}
 		}
 	}

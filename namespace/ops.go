@@ -1,9 +1,12 @@
 package namespace
 
 import (
+	"fmt"
 	"io/fs"
 
 	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
 )
 
 // Op is one change to the tree. Every value an operation needs (its time,
@@ -25,12 +28,13 @@ type Mkdir struct {
 }
 
 // Create makes the file Path with the given content, or replaces the
-// content of the file there (unless Exclusive).
+// content of the file there (unless Exclusive). A defined CID must pass
+// content.CheckCID.
 type Create struct {
 	Path      string
 	Perm      fs.FileMode
 	Mtime     int64
-	CID       cid.Cid // cid.Undef for an empty file
+	CID       cid.Cid // cid.Undef for a file with no content yet
 	Size      uint64  // file bytes
 	Tsize     uint64  // cumulative size of the content's blocks
 	Exclusive bool
@@ -38,13 +42,25 @@ type Create struct {
 
 // SetContent replaces the content of the existing file Path: whole-file
 // writes, writes at an offset, appends and truncations all end as one
-// SetContent naming the new content's root.
+// SetContent naming the new content's root. A defined CID must pass
+// content.CheckCID.
+//
+// Prev and IfEmpty make it a compare-and-set: the write applies only if
+// the file still holds what the writer read, and fails with ErrConflict
+// otherwise. A read-modify-write that began with st, err := s.Stat(path)
+// sets Prev: st.CID, IfEmpty: !st.CID.Defined(). Setting both is
+// fs.ErrInvalid (no file matches both).
 type SetContent struct {
 	Path  string
 	CID   cid.Cid
 	Size  uint64 // file bytes
 	Tsize uint64 // cumulative size of the content's blocks
 	Mtime int64
+	// Prev, when defined, is the content CID the file must hold now.
+	Prev cid.Cid
+	// IfEmpty requires the file to hold no content CID now (cid.Undef, as
+	// Create and Touch without content leave it): Prev cannot say that.
+	IfEmpty bool
 }
 
 // Rename moves From to To atomically, replacing a file at To, or an empty
@@ -136,12 +152,16 @@ func (o Mkdir) apply(s *State) error {
 	for ; i < len(names); i++ {
 		n = s.add(n, names[i], &Inode{Kind: KindDir, Perm: o.Perm.Perm(), Mtime: o.Mtime, entries: map[string]Ino{}}, o.Mtime)
 	}
+	s.changed(o.Path)
 	return nil
 }
 
 func (o Create) apply(s *State) error {
 	dir, name, err := s.parentOf(o.Name(), o.Path)
 	if err != nil {
+		return err
+	}
+	if err := checkContent(o.Name(), o.Path, o.CID); err != nil {
 		return err
 	}
 	if ino, ok := dir.entries[name]; ok {
@@ -153,9 +173,11 @@ func (o Create) apply(s *State) error {
 			return pathErr(o.Name(), o.Path, fs.ErrExist)
 		}
 		n.CID, n.Size, n.Tsize, n.Mtime = o.CID, o.Size, o.Tsize, o.Mtime
+		s.changed(o.Path)
 		return nil
 	}
 	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Mtime: o.Mtime, CID: o.CID, Size: o.Size, Tsize: o.Tsize}, o.Mtime)
+	s.changed(o.Path)
 	return nil
 }
 
@@ -164,13 +186,34 @@ func (o SetContent) apply(s *State) error {
 	if err != nil {
 		return err
 	}
-	switch n.Kind {
-	case KindDir:
+	switch {
+	case n.Kind == KindDir:
 		return pathErr(o.Name(), o.Path, ErrIsDir)
-	case KindSymlink:
+	case n.Kind == KindSymlink:
 		return pathErr(o.Name(), o.Path, fs.ErrInvalid)
+	case o.IfEmpty && o.Prev.Defined():
+		return pathErr(o.Name(), o.Path, fmt.Errorf("%w: both Prev and IfEmpty", fs.ErrInvalid))
+	}
+	if err := checkContent(o.Name(), o.Path, o.CID); err != nil {
+		return err
+	}
+	if o.Prev.Defined() && !n.CID.Equals(o.Prev) || o.IfEmpty && n.CID.Defined() {
+		return pathErr(o.Name(), o.Path, ErrConflict)
 	}
 	n.CID, n.Size, n.Tsize, n.Mtime = o.CID, o.Size, o.Tsize, o.Mtime
+	s.changed(o.Path)
+	return nil
+}
+
+// checkContent refuses a content CID meshfs does not store, so that every
+// tree can be rendered and snapshotted.
+func checkContent(op, p string, c cid.Cid) error {
+	if !c.Defined() {
+		return nil
+	}
+	if err := content.CheckCID(c); err != nil {
+		return pathErr(op, p, fmt.Errorf("%w: %w", fs.ErrInvalid, err))
+	}
 	return nil
 }
 
@@ -207,6 +250,10 @@ func (o Rename) apply(s *State) error {
 	delete(fromDir.entries, fromName)
 	toDir.entries[toName] = ino
 	fromDir.Mtime, toDir.Mtime = o.Mtime, o.Mtime
+	// The moved inode renders as before; the directories above both
+	// names do not.
+	s.changed(o.From)
+	s.changed(o.To)
 	return nil
 }
 
@@ -219,8 +266,10 @@ func (o Unlink) apply(s *State) error {
 		return pathErr(o.Name(), o.Path, ErrIsDir)
 	}
 	delete(dir.entries, name)
+	s.forget(ino)
 	delete(s.inodes, ino)
 	dir.Mtime = o.Mtime
+	s.changed(o.Path)
 	return nil
 }
 
@@ -242,6 +291,7 @@ func (o Rmdir) apply(s *State) error {
 	delete(dir.entries, name)
 	s.removeTree(ino)
 	dir.Mtime = o.Mtime
+	s.changed(o.Path)
 	return nil
 }
 
@@ -257,9 +307,12 @@ func (o Symlink) apply(s *State) error {
 		return pathErr(o.Name(), o.Path, fs.ErrExist)
 	}
 	s.add(dir, name, &Inode{Kind: KindSymlink, Perm: 0o777, Mtime: o.Mtime, Target: o.Target, Size: uint64(len(o.Target))}, o.Mtime)
+	s.changed(o.Path)
 	return nil
 }
 
+// Chmod and Touch of an existing inode change nothing Render shows (plain
+// UnixFS has no modes or times), so they leave the render cache alone.
 func (o Chmod) apply(s *State) error {
 	n, err := s.lookup(o.Name(), o.Path)
 	if err != nil {
@@ -283,5 +336,6 @@ func (o Touch) apply(s *State) error {
 		return nil
 	}
 	s.add(dir, name, &Inode{Kind: KindFile, Perm: 0o644, Mtime: o.Mtime}, o.Mtime)
+	s.changed(o.Path)
 	return nil
 }

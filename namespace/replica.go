@@ -1,9 +1,12 @@
 package namespace
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -27,12 +30,32 @@ func (e *NotWriterError) Error() string {
 
 func (e *NotWriterError) Unwrap() error { return ErrStaleTerm }
 
-// Applied is the outcome of one committed operation.
+// Applied is the outcome of one committed log entry: an operation, or
+// (with ID 0 and no error) a new writer's empty entry or a configuration
+// change.
 type Applied struct {
-	ID    uint64 // the proposal's ID
-	Index uint64 // its log index
-	Term  uint64 // the term it was proposed (and committed) in
-	Err   error  // the operation's error, ErrStaleTerm if fenced
+	ID        uint64 // the proposal's ID, 0 for entries that carry none
+	Index     uint64 // its log index
+	Term      uint64 // the term it was proposed in
+	EntryTerm uint64 // the term of the leader that appended it
+	Err       error  // the operation's error, ErrStaleTerm if fenced
+	// Conf is the configuration change applied, if the entry was one.
+	Conf *raftpb.ConfChange
+}
+
+// ReadState says that a read asked for with ReadIndex(Ctx) is linearizable
+// once the replica has applied Index.
+type ReadState struct {
+	Ctx   uint64
+	Index uint64
+}
+
+// Output is what one Process hands back: messages to send (only now that
+// what they depend on is durable), entries applied, reads confirmed.
+type Output struct {
+	Messages []*raftpb.Message
+	Applied  []Applied
+	Reads    []ReadState
 }
 
 // entry is what a log entry carries.
@@ -54,6 +77,7 @@ type Replica struct {
 	storage *raft.MemoryStorage
 	log     Log
 	state   *State
+	applied uint64
 }
 
 // Log makes a replica's hard state and entries durable; WAL is the one on
@@ -64,7 +88,9 @@ type Log interface {
 
 // NewReplica starts the replica id of a namespace whose voters are voters,
 // with storage holding what log had persisted (what OpenWAL returns, or a
-// new MemoryStorage and a nil log for a replica kept in memory).
+// new MemoryStorage and a nil log for a replica kept in memory). A new
+// replica with no voters joins a namespace that has added it: it waits
+// for the writer to send it the log.
 func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log) (*Replica, error) {
 	cfg := &raft.Config{
 		ID:              id,
@@ -81,7 +107,7 @@ func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log
 	if err != nil {
 		return nil, fmt.Errorf("namespace: raft: %w", err)
 	}
-	if hs, cs, err := storage.InitialState(); err == nil && raft.IsEmptyHardState(hs) && len(cs.GetVoters()) == 0 {
+	if hs, cs, err := storage.InitialState(); err == nil && len(voters) > 0 && raft.IsEmptyHardState(hs) && len(cs.GetVoters()) == 0 {
 		peers := make([]raft.Peer, len(voters))
 		for i, v := range voters {
 			peers[i] = raft.Peer{ID: v}
@@ -129,57 +155,92 @@ func (r *Replica) Propose(term, id uint64, op Op) error {
 // State returns the replica's applied tree (do not change it).
 func (r *Replica) State() *State { return r.state }
 
+// ReadIndex asks for a linearizable read point; it arrives in a later
+// Output's Reads with the same ctx (or never, if no writer answers: ask
+// again after a while).
+func (r *Replica) ReadIndex(ctx uint64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], ctx)
+	r.rn.ReadIndex(b[:])
+}
+
+// AppliedIndex returns the index of the last entry applied to State.
+func (r *Replica) AppliedIndex() uint64 { return r.applied }
+
+// Voters returns the Raft IDs of the namespace's voters, as of the last
+// applied configuration.
+func (r *Replica) Voters() []uint64 {
+	return slices.Sorted(maps.Keys(r.rn.Status().Config.Voters.IDs()))
+}
+
+// ProposeConfChange proposes adding (or removing) the voter id, created in
+// term; context travels with it (the daemon puts the voter's peer ID there).
+func (r *Replica) ProposeConfChange(term uint64, typ raftpb.ConfChangeType, id uint64, context []byte) error {
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || st.GetTerm() != term {
+		return &NotWriterError{Term: st.GetTerm(), Writer: st.Lead}
+	}
+	return r.rn.ProposeConfChange(&raftpb.ConfChange{Type: typ.Enum(), NodeId: proto.Uint64(id), Context: context})
+}
+
 // Process stores what Raft produced, applies what committed, and returns
-// the messages to send and the operations applied.
-func (r *Replica) Process() ([]*raftpb.Message, []Applied, error) {
-	var out []*raftpb.Message
-	var applied []Applied
+// the messages to send, the entries applied and the reads confirmed.
+func (r *Replica) Process() (Output, error) {
+	var out Output
 	for r.rn.HasReady() {
 		rd := r.rn.Ready()
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 			if err := r.storage.ApplySnapshot(rd.Snapshot); err != nil {
-				return nil, nil, err
+				return Output{}, err
 			}
 		}
 		// Durable first: the messages of this Ready go out only after.
 		if r.log != nil {
 			if err := r.log.Save(rd.HardState, rd.Entries); err != nil {
-				return nil, nil, fmt.Errorf("namespace: raft log: %w", err)
+				return Output{}, fmt.Errorf("namespace: raft log: %w", err)
 			}
 		}
 		if err := r.storage.Append(rd.Entries); err != nil {
-			return nil, nil, err
+			return Output{}, err
 		}
 		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 			if err := r.storage.SetHardState(rd.HardState); err != nil {
-				return nil, nil, err
+				return Output{}, err
 			}
 		}
-		out = append(out, rd.Messages...)
+		out.Messages = append(out.Messages, rd.Messages...)
+		for _, rs := range rd.ReadStates {
+			if len(rs.RequestCtx) == 8 {
+				out.Reads = append(out.Reads, ReadState{Ctx: binary.BigEndian.Uint64(rs.RequestCtx), Index: rs.Index})
+			}
+		}
 		for _, e := range rd.CommittedEntries {
+			a := Applied{Index: e.GetIndex(), Term: e.GetTerm(), EntryTerm: e.GetTerm()}
 			switch e.GetType() {
 			case raftpb.EntryType_EntryNormal:
-				if len(e.GetData()) == 0 {
-					continue // a new leader's empty entry
+				if len(e.GetData()) > 0 {
+					a = r.apply(e)
 				}
-				applied = append(applied, r.apply(e))
 			case raftpb.EntryType_EntryConfChange:
 				var c raftpb.ConfChange
 				if err := proto.Unmarshal(e.GetData(), &c); err != nil {
-					return nil, nil, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
+					return Output{}, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
 				}
 				r.rn.ApplyConfChange(&c)
+				a.Conf = &c
 			case raftpb.EntryType_EntryConfChangeV2:
 				var c raftpb.ConfChangeV2
 				if err := proto.Unmarshal(e.GetData(), &c); err != nil {
-					return nil, nil, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
+					return Output{}, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
 				}
 				r.rn.ApplyConfChange(&c)
 			}
+			r.applied = e.GetIndex()
+			out.Applied = append(out.Applied, a)
 		}
 		r.rn.Advance(rd)
 	}
-	return out, applied, nil
+	return out, nil
 }
 
 // apply applies one committed operation, unless it was created in another
@@ -187,9 +248,9 @@ func (r *Replica) Process() ([]*raftpb.Message, []Applied, error) {
 func (r *Replica) apply(e *raftpb.Entry) Applied {
 	var d entry
 	if err := json.Unmarshal(e.GetData(), &d); err != nil {
-		return Applied{Index: e.GetIndex(), Term: e.GetTerm(), Err: fmt.Errorf("%w: entry %d: %v", ErrBadOp, e.GetIndex(), err)}
+		return Applied{Index: e.GetIndex(), Term: e.GetTerm(), EntryTerm: e.GetTerm(), Err: fmt.Errorf("%w: entry %d: %v", ErrBadOp, e.GetIndex(), err)}
 	}
-	a := Applied{ID: d.ID, Index: e.GetIndex(), Term: d.Term}
+	a := Applied{ID: d.ID, Index: e.GetIndex(), Term: d.Term, EntryTerm: e.GetTerm()}
 	if d.Term != e.GetTerm() {
 		a.Err = ErrStaleTerm
 		return a
@@ -202,3 +263,7 @@ func (r *Replica) apply(e *raftpb.Entry) Applied {
 	a.Err = r.state.Apply(op)
 	return a
 }
+
+// ReportUnreachable tells Raft that a message to id could not be sent, so
+// the writer probes id instead of streaming to it.
+func (r *Replica) ReportUnreachable(id uint64) { r.rn.ReportUnreachable(id) }

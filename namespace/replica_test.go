@@ -41,12 +41,16 @@ func (c *cluster) settle() {
 	for range 10000 {
 		moved := false
 		for id, r := range c.replicas {
-			msgs, applied, err := r.Process()
+			out, err := r.Process()
 			if err != nil {
 				c.t.Fatal(err)
 			}
-			c.applied[id] = append(c.applied[id], applied...)
-			c.queue = append(c.queue, msgs...)
+			for _, a := range out.Applied {
+				if a.ID != 0 {
+					c.applied[id] = append(c.applied[id], a)
+				}
+			}
+			c.queue = append(c.queue, out.Messages...)
 			if r.IsWriter() {
 				term, _ := r.Writer()
 				if w, ok := c.writers[term]; ok && w != id {

@@ -1,15 +1,24 @@
 package namespace
 
-// State is the tree: an inode table and the next inode number. The zero
-// value is not usable; start from New.
+// State is the tree: an inode table, the next inode number and the access
+// list. The zero value is not usable; start from New (or UnmarshalState).
+//
+// A State is not safe for concurrent use: Apply and Render change it (Render
+// remembers what it rendered), so callers serialise every method.
 type State struct {
 	inodes map[Ino]*Inode
 	next   Ino
+	// access lists the peers allowed in the namespace; AnyPeer admits all.
+	access map[string]struct{}
+	// rendered is what Render remembers between calls; it is not part of
+	// the tree (Clone and snapshots leave it out).
+	rendered renderCache
 }
 
-// New returns a tree holding only the root directory (mode 0755, time 0).
+// New returns a tree holding only the root directory (mode 0755, time 0)
+// and an empty access list.
 func New() *State {
-	s := &State{inodes: map[Ino]*Inode{}, next: RootIno + 1}
+	s := &State{inodes: map[Ino]*Inode{}, next: RootIno + 1, access: map[string]struct{}{}}
 	s.inodes[RootIno] = &Inode{Ino: RootIno, Kind: KindDir, Perm: 0o755, entries: map[string]Ino{}}
 	return s
 }
@@ -17,11 +26,15 @@ func New() *State {
 // Apply applies op. An operation that fails changes nothing.
 func (s *State) Apply(op Op) error { return op.apply(s) }
 
-// Clone returns a deep copy of s.
+// Clone returns a deep copy of s's tree and access list. The copy starts
+// with nothing rendered: its first Render hands every block to put.
 func (s *State) Clone() *State {
-	c := &State{inodes: make(map[Ino]*Inode, len(s.inodes)), next: s.next}
+	c := &State{inodes: make(map[Ino]*Inode, len(s.inodes)), next: s.next, access: make(map[string]struct{}, len(s.access))}
 	for ino, n := range s.inodes {
 		c.inodes[ino] = n.clone()
+	}
+	for p := range s.access {
+		c.access[p] = struct{}{}
 	}
 	return c
 }
@@ -83,6 +96,7 @@ func (s *State) removeTree(ino Ino) {
 	for _, child := range n.entries {
 		s.removeTree(child)
 	}
+	s.forget(ino)
 	delete(s.inodes, ino)
 }
 

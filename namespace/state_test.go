@@ -3,6 +3,8 @@ package namespace
 import (
 	"errors"
 	"io/fs"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -88,6 +90,10 @@ func TestOperationErrors(t *testing.T) {
 		{"chmod missing", Chmod{Path: "/none", Perm: 0o600}, fs.ErrNotExist},
 		{"touch creates", Touch{Path: "/new", Mtime: 5}, nil},
 		{"touch root", Touch{Path: "/", Mtime: 5}, nil},
+		{"create bad cid", Create{Path: "/v0", CID: cidV0(t)}, fs.ErrInvalid},
+		{"write bad cid", SetContent{Path: "/d/f", CID: cidV0(t)}, fs.ErrInvalid},
+		{"allow nobody", Allow{Peer: ""}, fs.ErrInvalid},
+		{"deny nobody", Deny{Peer: ""}, fs.ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tree(t, base...)
@@ -154,9 +160,114 @@ func TestOperationEffects(t *testing.T) {
 	}
 }
 
-// equalStates compares two trees inode by inode.
+// cidV0 returns a CIDv0, which meshfs does not store.
+func cidV0(t *testing.T) cid.Cid {
+	t.Helper()
+	c, err := cid.Decode("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSetContentCompareAndSet(t *testing.T) {
+	c1, c2, c3 := testCID(t, "one"), testCID(t, "two"), testCID(t, "three")
+	base := []Op{
+		Create{Path: "/full", Perm: 0o644, CID: c1, Size: 3},
+		Create{Path: "/empty", Perm: 0o644},
+	}
+	for _, tc := range []struct {
+		name string
+		op   SetContent
+		want error // nil: succeeds
+	}{
+		{"unconditional", SetContent{Path: "/full", CID: c2}, nil},
+		{"prev matches", SetContent{Path: "/full", CID: c2, Prev: c1}, nil},
+		{"prev differs", SetContent{Path: "/full", CID: c2, Prev: c3}, ErrConflict},
+		{"prev on empty file", SetContent{Path: "/empty", CID: c2, Prev: c1}, ErrConflict},
+		{"if empty on empty file", SetContent{Path: "/empty", CID: c2, IfEmpty: true}, nil},
+		{"if empty on full file", SetContent{Path: "/full", CID: c2, IfEmpty: true}, ErrConflict},
+		{"emptying if full", SetContent{Path: "/full", Prev: c1}, nil},
+		{"both prev and if empty", SetContent{Path: "/empty", CID: c2, Prev: c1, IfEmpty: true}, fs.ErrInvalid},
+		{"missing file", SetContent{Path: "/none", CID: c2, Prev: c1}, fs.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tree(t, base...)
+			before := s.Clone()
+			err := s.Apply(tc.op)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st, _ := s.Stat(tc.op.Path); st.CID != tc.op.CID {
+					t.Fatalf("content %s, want %s", st.CID, tc.op.CID)
+				}
+				return
+			}
+			var pe *fs.PathError
+			if !errors.Is(err, tc.want) || !errors.As(err, &pe) || pe.Path != tc.op.Path {
+				t.Fatalf("got %v, want a *fs.PathError for %s wrapping %v", err, tc.op.Path, tc.want)
+			}
+			if !equalStates(s, before) {
+				t.Fatal("a failed write changed the tree")
+			}
+		})
+	}
+	// A read-modify-write begun from Stat loses to a write in between.
+	s := tree(t, base...)
+	for _, p := range []string{"/full", "/empty"} {
+		st, err := s.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(SetContent{Path: p, CID: c3}); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Apply(SetContent{Path: p, CID: c2, Prev: st.CID, IfEmpty: !st.CID.Defined()})
+		if !errors.Is(err, ErrConflict) {
+			t.Errorf("%s: stale write gave %v, want ErrConflict", p, err)
+		}
+	}
+}
+
+func TestAccessList(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ops     []Op
+		list    []string
+		allowed map[string]bool
+	}{
+		{"closed", nil, nil, map[string]bool{"a": false, "": false}},
+		{"one peer", []Op{Allow{Peer: "a"}}, []string{"a"}, map[string]bool{"a": true, "b": false}},
+		{"allow twice", []Op{Allow{Peer: "a"}, Allow{Peer: "a"}}, []string{"a"}, map[string]bool{"a": true}},
+		{"sorted", []Op{Allow{Peer: "b"}, Allow{Peer: "a"}}, []string{"a", "b"}, map[string]bool{"a": true, "b": true}},
+		{"deny", []Op{Allow{Peer: "a"}, Allow{Peer: "b"}, Deny{Peer: "a"}}, []string{"b"}, map[string]bool{"a": false, "b": true}},
+		{"deny unlisted", []Op{Deny{Peer: "a"}}, nil, map[string]bool{"a": false}},
+		{"open", []Op{Allow{Peer: AnyPeer}}, []string{AnyPeer}, map[string]bool{"a": true, "z": true, "": false}},
+		{"open beats deny", []Op{Allow{Peer: AnyPeer}, Allow{Peer: "a"}, Deny{Peer: "a"}}, []string{AnyPeer}, map[string]bool{"a": true}},
+		{"closed again", []Op{Allow{Peer: AnyPeer}, Allow{Peer: "a"}, Deny{Peer: AnyPeer}}, []string{"a"}, map[string]bool{"a": true, "b": false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tree(t, tc.ops...)
+			if got := s.AccessList(); !slices.Equal(got, tc.list) {
+				t.Errorf("AccessList() = %q, want %q", got, tc.list)
+			}
+			for p, want := range tc.allowed {
+				if got := s.Allowed(p); got != want {
+					t.Errorf("Allowed(%q) = %v, want %v", p, got, want)
+				}
+			}
+			// The list is part of the state: clones and snapshots keep it.
+			if !equalStates(s.Clone(), s) {
+				t.Error("Clone lost the access list")
+			}
+		})
+	}
+}
+
+// equalStates compares two trees inode by inode, and their access lists.
 func equalStates(a, b *State) bool {
-	if a.next != b.next || len(a.inodes) != len(b.inodes) {
+	if a.next != b.next || len(a.inodes) != len(b.inodes) || !maps.Equal(a.access, b.access) {
 		return false
 	}
 	for ino, x := range a.inodes {

@@ -28,7 +28,7 @@ func openSolo(t *testing.T, dir string) (*Replica, *WAL) {
 func soloWriter(t *testing.T, r *Replica) uint64 {
 	t.Helper()
 	for range 100 {
-		if _, _, err := r.Process(); err != nil {
+		if _, err := r.Process(); err != nil {
 			t.Fatal(err)
 		}
 		if r.IsWriter() {
@@ -49,7 +49,7 @@ func TestWALRestoresTheTree(t *testing.T) {
 		if err := r.Propose(term, uint64(i), Mkdir{Path: p, Perm: 0o755}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := r.Process(); err != nil {
+		if _, err := r.Process(); err != nil {
 			t.Fatal(err)
 		}
 	}

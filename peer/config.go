@@ -39,6 +39,10 @@ type Config struct {
 	// reads and writes through the servers and stores only what it reads,
 	// in its cache (a reader, a browser).
 	Client bool
+	// RootVoters returns the peers that may sign namespace ns's root records
+	// (its Raft voters): the DHT stores and returns only records one of
+	// them signed. nil means no namespace's records are accepted.
+	RootVoters func(ns string) []peer.ID
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

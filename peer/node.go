@@ -94,6 +94,8 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 		dht.Mode(mode),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.BootstrapPeers(cfg.Bootstrap...),
+		// Added beside the default "pk" and "ipns" validators, in either mode.
+		dht.NamespacedValidator(RootRecordNamespace, RootValidator{Voters: cfg.RootVoters}),
 	)
 	if err != nil {
 		h.Close()

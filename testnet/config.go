@@ -27,13 +27,20 @@ type Config struct {
 	// Ready bounds the wait for the daemons and the mesh (DefaultReady if
 	// zero).
 	Ready time.Duration
+	// Voters is how many of the first peers are the namespace's voters
+	// (every daemon gets --voters naming them): 0 means min(3, Peers),
+	// negative means no namespace.
+	Voters int
+	// Open lets any peer change the namespace (fs allow '*'); a testnet is
+	// closed otherwise: only its voters may.
+	Open bool
 	// OnExit, if not nil, is called from its own goroutine with a peer's
 	// description when its daemon exits without being asked to.
 	OnExit func(Peer)
 }
 
 // reservedFlags are the daemon flags the testnet sets for every daemon.
-var reservedFlags = []string{"repo", "listen", "api", "bootstrap"}
+var reservedFlags = []string{"repo", "listen", "api", "bootstrap", "voters"}
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
@@ -46,6 +53,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %d peers, need at least 1", ErrInvalidConfig, c.Peers)
 	case c.Ready < 0:
 		return fmt.Errorf("%w: negative ready timeout %v", ErrInvalidConfig, c.Ready)
+	case c.Voters > 7 || c.Voters > c.Peers:
+		return fmt.Errorf("%w: %d voters of %d peers: at most 7, and no more than the peers", ErrInvalidConfig, c.Voters, c.Peers)
+	case c.Open && c.Voters < 0:
+		return fmt.Errorf("%w: an open testnet needs a namespace (voters >= 0)", ErrInvalidConfig)
 	}
 	for _, a := range c.DaemonArgs {
 		name, ok := flagName(a)
@@ -59,6 +70,17 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// voters returns how many peers are voters.
+func (c Config) voters() int {
+	switch {
+	case c.Voters < 0:
+		return 0
+	case c.Voters == 0:
+		return min(3, c.Peers)
+	}
+	return c.Voters
 }
 
 // ready returns the ready timeout in effect.

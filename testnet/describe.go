@@ -13,16 +13,18 @@ const descriptionFile = "testnet.json"
 
 // Description is the content of testnet.json.
 type Description struct {
-	Peers       []Peer `json:"peers"`
-	Partitioned bool   `json:"partitioned,omitempty"`
+	Peers       []Peer   `json:"peers"`
+	Voters      []string `json:"voters,omitempty"` // the namespace's first voters
+	Partitioned bool     `json:"partitioned,omitempty"`
 }
 
 // Description returns the mesh as testnet.json describes it.
 func (n *Net) Description() Description {
 	peers := n.Peers()
+	voters := n.Voters()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return Description{Peers: peers, Partitioned: n.partitioned}
+	return Description{Peers: peers, Voters: voters, Partitioned: n.partitioned}
 }
 
 // writeDescription replaces Dir/testnet.json with the mesh as it is now,

@@ -71,6 +71,7 @@ func (n *Net) launch(ctx context.Context, i int) error {
 	m := n.members[i]
 	repo, logPath, extra := m.info.Repo, m.info.Log, m.extra
 	bootstrap := n.bootstrapAddrs(i)
+	voters := n.voters
 	n.mu.Unlock()
 
 	if err := os.MkdirAll(repo, 0o700); err != nil {
@@ -82,6 +83,9 @@ func (n *Net) launch(ctx context.Context, i int) error {
 	args := []string{"daemon", "--repo", repo, "--listen", listenAddrs, "--api", "127.0.0.1:0", "--test-control"}
 	if len(bootstrap) > 0 {
 		args = append(args, "--bootstrap", strings.Join(bootstrap, ","))
+	}
+	if len(voters) > 0 {
+		args = append(args, "--voters", strings.Join(voters, ","))
 	}
 	args = append(args, n.cfg.DaemonArgs...)
 	args = append(args, extra...)

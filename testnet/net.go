@@ -29,7 +29,8 @@ type Net struct {
 	members     []*member
 	partitioned bool
 	closed      bool
-	started     bool // Start succeeded: testnet.json is the Net's to write
+	voters      []string // peer IDs of the namespace's first voters
+	started     bool     // Start succeeded: testnet.json is the Net's to write
 
 	writeMu sync.Mutex // orders the writes of testnet.json
 }
@@ -53,6 +54,9 @@ func Start(ctx context.Context, cfg Config) (*Net, error) {
 	n := &Net{cfg: cfg, dir: dir, api: newAPIClient()}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ready())
 	defer cancel()
+	if n.voters, err = n.initVoters(ctx); err != nil {
+		return nil, err
+	}
 	for range cfg.Peers {
 		if _, err := n.add(ctx, nil); err != nil {
 			return nil, errors.Join(err, n.Close())
@@ -60,6 +64,16 @@ func Start(ctx context.Context, cfg Config) (*Net, error) {
 	}
 	if err := n.WaitMesh(ctx); err != nil {
 		return nil, errors.Join(err, n.Close())
+	}
+	if len(n.voters) > 0 {
+		if _, err := n.WaitWriter(ctx); err != nil {
+			return nil, errors.Join(err, n.Close())
+		}
+	}
+	if cfg.Open {
+		if err := n.open(ctx); err != nil {
+			return nil, errors.Join(fmt.Errorf("testnet: open the namespace: %w", err), n.Close())
+		}
 	}
 	n.mu.Lock()
 	n.started = true

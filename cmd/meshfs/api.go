@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"meshfs/content"
 	"meshfs/gateway"
+	"meshfs/member"
 	meshpeer "meshfs/peer"
 )
 
@@ -35,6 +37,7 @@ const (
 	apiRepair    = "/api/v0/repair"
 	apiPartition = "/debug/partition"
 	apiHeal      = "/debug/heal"
+	apiForgeRoot = "/debug/root-record"
 	// headerSize carries a file's size before its bytes on cat.
 	headerSize = "X-Meshfs-Size"
 )
@@ -47,11 +50,15 @@ type addResult struct {
 
 type api struct {
 	node *meshpeer.Node
+	ns   *member.Member // nil when this peer serves no namespace
+	ref  *memberRef
+	now  func() time.Time
 }
 
-func newAPI(node *meshpeer.Node, reg *prometheus.Registry, testControl bool) http.Handler {
-	a := &api{node: node}
+func newAPI(node *meshpeer.Node, ns *member.Member, ref *memberRef, reg *prometheus.Registry, testControl bool) http.Handler {
+	a := &api{node: node, ns: ns, ref: ref, now: time.Now}
 	mux := http.NewServeMux()
+	a.routeFS(mux)
 	mux.HandleFunc("POST "+apiAdd, a.add)
 	mux.HandleFunc("GET "+apiCat, a.cat)
 	mux.HandleFunc("GET "+apiWhere, a.where)
@@ -72,6 +79,7 @@ func newAPI(node *meshpeer.Node, reg *prometheus.Registry, testControl bool) htt
 	if testControl {
 		mux.HandleFunc("POST "+apiPartition, a.partition)
 		mux.HandleFunc("POST "+apiHeal, a.heal)
+		mux.HandleFunc("POST "+apiForgeRoot, a.forgeRoot)
 	}
 	return mux
 }
@@ -83,8 +91,10 @@ func apiError(w http.ResponseWriter, err error) {
 	case errors.Is(err, errBadRequest), errors.Is(err, content.ErrUnsupportedCID),
 		errors.Is(err, content.ErrInvalidOption), errors.Is(err, content.ErrNotFile):
 		code = http.StatusBadRequest
-	case errors.Is(err, content.ErrNotFound):
+	case errors.Is(err, content.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 		code = http.StatusNotFound
+	case errors.Is(err, content.ErrNotDirectory):
+		code = http.StatusBadRequest
 	case errors.Is(err, meshpeer.ErrQuorum), errors.Is(err, meshpeer.ErrNoPeers):
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
@@ -120,6 +130,19 @@ func cidArg(r *http.Request) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("%w: %w", errBadRequest, err)
 	}
 	return c, nil
+}
+
+// pathCIDArg resolves the IPFS path in ?arg= to the CID it names.
+func (a *api) pathCIDArg(r *http.Request) (cid.Cid, error) {
+	s := r.URL.Query().Get("arg")
+	if s == "" {
+		return cid.Undef, badRequest("missing ?arg=CID")
+	}
+	root, names, err := content.ParseIPFSPath(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	return content.ResolvePath(r.Context(), a.node, root, names)
 }
 
 func intArg(r *http.Request, name string, def int64) (int64, error) {
@@ -158,8 +181,9 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 }
 
 // cat streams a file's bytes, or a range of them, verified block by block.
+// ?arg= is a CID, or a path below one (CID/a/b or /ipfs/CID/a/b).
 func (a *api) cat(w http.ResponseWriter, r *http.Request) {
-	c, err := cidArg(r)
+	c, err := a.pathCIDArg(r)
 	if err != nil {
 		apiError(w, err)
 		return
@@ -291,4 +315,36 @@ func (a *api) partition(w http.ResponseWriter, r *http.Request) {
 func (a *api) heal(w http.ResponseWriter, _ *http.Request) {
 	a.node.Heal()
 	writeJSON(w, http.StatusOK, map[string]bool{"healed": true})
+}
+
+// forgeRoot signs a root record of this peer's namespace with this peer's
+// key, with the root, term and index asked for, and publishes it, trusting
+// itself as a voter for the occasion (?forge=1): a test's adversary.
+func (a *api) forgeRoot(w http.ResponseWriter, r *http.Request) {
+	if a.ns == nil {
+		fsError(w, errNoNamespace)
+		return
+	}
+	c, err := cidArg(r)
+	term, terr := intArg(r, "term", 0)
+	index, ierr := intArg(r, "index", 0)
+	if err = errors.Join(err, terr, ierr); err != nil {
+		apiError(w, err)
+		return
+	}
+	if r.URL.Query().Get("forge") == "1" {
+		self := a.node.ID()
+		a.ref.forger.Store(&self)
+	}
+	signed, err := a.node.SignRoot(meshpeer.RootRecord{
+		Namespace: a.ns.View().Namespace, Root: c, Term: uint64(term), Index: uint64(index), Time: a.now().UnixNano(),
+	})
+	if err == nil {
+		err = a.node.PublishRoot(r.Context(), signed)
+	}
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"published": true})
 }

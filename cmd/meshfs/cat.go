@@ -13,8 +13,10 @@ import (
 
 func runCat(ctx context.Context, args []string, std stdio) error {
 	stdout, stderr := std.out, std.errout
-	fs := newFlags("cat", "[options] CID",
-		"Writes the bytes of the file CID to standard output. By default the\n"+
+	fs := newFlags("cat", "[options] CID[/PATH]",
+		"Writes the bytes of the file CID (or of the file at PATH below the\n"+
+			"directory CID; /ipfs/CID/PATH works too, so a namespace root from\n"+
+			"meshfs fs root does) to standard output. By default the\n"+
 			"daemon at --api fetches them from the mesh; with --repo they come from\n"+
 			"that local repo. Every block is checked against its hash as it is\n"+
 			"read; a corrupt block is never written out.", stderr)
@@ -29,16 +31,19 @@ func runCat(ctx context.Context, args []string, std stdio) error {
 	if *offset < 0 || *length < -1 {
 		return usageErr(fs, "--offset and --length must not be negative")
 	}
-	c, err := oneCID(fs, pos)
+	if len(pos) != 1 {
+		return usageErr(fs, "give exactly one CID or /ipfs/CID/PATH")
+	}
+	root, names, err := content.ParseIPFSPath(pos[0])
 	if err != nil {
-		return err
+		return usageErr(fs, "%v", err)
 	}
 	if *repo == "" {
 		cl, err := newClient(*apiURL)
 		if err != nil {
 			return usageErr(fs, "%v", err)
 		}
-		rc, _, err := cl.cat(ctx, c, *offset, *length)
+		rc, _, err := cl.cat(ctx, pos[0], *offset, *length)
 		if err != nil {
 			return err
 		}
@@ -54,6 +59,10 @@ func runCat(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	defer store.Close()
+	c, err := content.ResolvePath(ctx, store, root, names)
+	if err != nil {
+		return err
+	}
 	r, err := content.NewFileReader(ctx, store, c, 0)
 	if errors.Is(err, content.ErrNotFile) {
 		return fmt.Errorf("%s is not a file (a directory? try meshfs ls): %w", c, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"meshfs/member"
 	meshpeer "meshfs/peer"
 )
 
@@ -56,7 +57,10 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	quorum := fs.Int("write-quorum", 0, "W, acknowledgements an add waits for (default from config.toml)")
 	repairEvery := fs.Duration("repair-interval", 0, "time between repair passes (default from config.toml)")
 	clientMode := fs.Bool("client", false, "join as a client: read and write through the mesh, never home to blocks")
-	testControl := fs.Bool("test-control", false, "serve /debug/partition and /debug/heal (tests only: lets API callers cut the mesh)")
+	var voters listFlag
+	fs.Var(&voters, "voters", "the namespace's first voters, peer IDs comma-separated (default from config.toml)")
+	nsName := fs.String("namespace", "", "the namespace's `NAME` (default from config.toml)")
+	testControl := fs.Bool("test-control", false, "serve /debug/partition, /debug/heal and /debug/root-record (tests only: lets API callers cut the mesh and forge records)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -92,11 +96,20 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	if *clientMode {
 		dc.Client = true
 	}
+	if voters.set {
+		dc.Voters = voters.vals
+	}
+	if *nsName != "" {
+		dc.Namespace = *nsName
+	}
+	if dc.Namespace == "" {
+		dc.Namespace = defaultNamespace
+	}
 	cfg, err := peerConfig(dc)
 	if err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	return serveDaemon(ctx, *repo, dc.API, cfg, *testControl, std)
+	return serveDaemon(ctx, *repo, dc, cfg, *testControl, std)
 }
 
 // peerConfig turns the repo's config into the node's.
@@ -135,8 +148,13 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 	return cfg, nil
 }
 
-// serveDaemon runs the node and its HTTP API until ctx ends.
-func serveDaemon(ctx context.Context, repo, apiAddr string, cfg meshpeer.Config, testControl bool, std stdio) error {
+// defaultNamespace names the namespace when config.toml does not.
+const defaultNamespace = "meshfs"
+
+// serveDaemon runs the node, its namespace member and its HTTP API until
+// ctx ends.
+func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer.Config, testControl bool, std stdio) error {
+	apiAddr := dc.API
 	if apiAddr == "" {
 		apiAddr = "127.0.0.1:5101"
 	}
@@ -152,11 +170,20 @@ func serveDaemon(ctx context.Context, repo, apiAddr string, cfg meshpeer.Config,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ref := &memberRef{}
+	cfg.RootVoters = ref.voters
 	node, err := meshpeer.New(ctx, cfg, key, store, reg)
 	if err != nil {
 		return err
 	}
 	defer node.Close()
+	var ns *member.Member
+	if len(dc.Voters) > 0 {
+		if ns, err = startMember(repo, dc.Namespace, dc.Voters, node, ref, std.errout); err != nil {
+			return fmt.Errorf("namespace: %w", err)
+		}
+		defer ns.Close()
+	}
 
 	ln, err := net.Listen("tcp", apiAddr)
 	if err != nil {
@@ -164,7 +191,7 @@ func serveDaemon(ctx context.Context, repo, apiAddr string, cfg meshpeer.Config,
 	}
 	apiURL := "http://" + ln.Addr().String()
 	srv := &http.Server{
-		Handler:           newAPI(node, reg, testControl),
+		Handler:           newAPI(node, ns, ref, reg, testControl),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -32,6 +32,8 @@ type daemonConfig struct {
 	RepairInterval duration `toml:"repair_interval"`
 	CacheBytes     int64    `toml:"cache_bytes"`
 	Client         bool     `toml:"client"`
+	Namespace      string   `toml:"namespace"`
+	Voters         []string `toml:"voters"`
 }
 
 // duration is a time.Duration written as "30s" in TOML.
@@ -79,6 +81,14 @@ cache_bytes = 268435456
 # A client peer reads and writes through the mesh but is never home to
 # blocks (for a laptop that comes and goes).
 client = false
+
+# The namespace: the shared, mutable file tree (meshfs fs ...) that this peer
+# serves. Its voters elect its writer; give the same first voters (peer IDs,
+# 1 to 7, 3 is usual) to every daemon of the mesh. They matter only when the
+# namespace starts: later voters come and go through 'meshfs fs voters'.
+# With no voters this peer serves no namespace.
+namespace = "meshfs"
+voters = []
 `
 
 // loadOrInitRepo creates the repo folder and its config on first start and

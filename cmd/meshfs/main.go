@@ -36,6 +36,7 @@ type stdio struct {
 
 var commands = []command{
 	{"daemon", "run a peer of the mesh and its HTTP API", runDaemon},
+	{"init", "create a daemon's repo and print its peer ID", runInit},
 	{"add", "store a file in the mesh (or a local repo) and print its CID", runAdd},
 	{"cat", "write a file's bytes to stdout, verified", runCat},
 	{"get", "fetch a file from the mesh into a local file", runGet},

@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ipfs/go-cid"
 
 	meshpeer "meshfs/peer"
 )
@@ -22,8 +21,8 @@ import (
 // cat asks the daemon for a file's bytes (a range of them if length >= 0)
 // and returns the body and the whole file's size. The body fails with
 // io.ErrUnexpectedEOF if the transfer breaks.
-func (c *client) cat(ctx context.Context, root cid.Cid, offset, length int64) (io.ReadCloser, int64, error) {
-	q := url.Values{"arg": {root.String()}, "offset": {strconv.FormatInt(offset, 10)}, "length": {strconv.FormatInt(length, 10)}}
+func (c *client) cat(ctx context.Context, root string, offset, length int64) (io.ReadCloser, int64, error) {
+	q := url.Values{"arg": {root}, "offset": {strconv.FormatInt(offset, 10)}, "length": {strconv.FormatInt(length, 10)}}
 	resp, err := c.do(ctx, http.MethodGet, apiCat, q, nil)
 	if err != nil {
 		return nil, 0, err
@@ -55,7 +54,7 @@ func runGet(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	rc, size, err := cl.cat(ctx, c, 0, -1)
+	rc, size, err := cl.cat(ctx, c.String(), 0, -1)
 	if err != nil {
 		return err
 	}

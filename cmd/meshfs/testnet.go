@@ -23,6 +23,9 @@ func runTestnet(ctx context.Context, args []string, std stdio) error {
 			"and writes DIR/testnet.json (each peer's id, api, addrs, repo, pid).\n"+
 			"Then it prints the peers' API URLs and stays in the foreground until\n"+
 			"SIGINT (Ctrl-C) or SIGTERM, which stop every daemon.\n\n"+
+			"The first 3 peers (--voters) are the voters of a namespace that every\n"+
+			"daemon serves (meshfs fs ...); the testnet waits for them to elect a\n"+
+			"writer. Only voters may change it unless --open.\n\n"+
 			"Repos already in DIR are reused, peer IDs and blocks included; --fresh\n"+
 			"removes DIR first. Flags after -- go to every daemon, for example\n"+
 			"  meshfs testnet --dir /tmp/mesh -- --repair-interval 2s --replication 2\n"+
@@ -32,6 +35,8 @@ func runTestnet(ctx context.Context, args []string, std stdio) error {
 	dir := fl.String("dir", "", "the testnet's `DIR` (required)")
 	bin := fl.String("bin", "", "the meshfs binary `PATH` the daemons run (default: this one)")
 	fresh := fl.Bool("fresh", false, "remove DIR before starting (refused while a daemon of it runs)")
+	voters := fl.Int("voters", 0, "how many of the first peers are the namespace's voters (default min(3, N); -1: no namespace)")
+	open := fl.Bool("open", false, "let any peer change the namespace (else only its voters may)")
 	ready := fl.Duration("ready", testnet.DefaultReady, "how long to wait for the daemons and the mesh")
 	flagArgs, daemonArgs := args, []string(nil)
 	if i := slices.Index(args, "--"); i >= 0 {
@@ -63,6 +68,8 @@ func runTestnet(ctx context.Context, args []string, std stdio) error {
 		Peers:      *peers,
 		DaemonArgs: daemonArgs,
 		Ready:      *ready,
+		Voters:     *voters,
+		Open:       *open,
 		OnExit: func(p testnet.Peer) {
 			fmt.Fprintf(std.errout, "meshfs testnet: peer %d (pid %d) ended by itself with %s; see %s\n", p.Index, p.PID, p.Exit, p.Log)
 		},

@@ -1,0 +1,533 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
+	"meshfs/member"
+	"meshfs/namespace"
+)
+
+// The namespace's HTTP API, under /api/v0/fs/. Paths are in ?arg= (two
+// for mv and symlink); reads take ?consistency=strong|sequential|eventual
+// (strong by default). Answers are JSON except cat's (the file's bytes).
+// Errors are {"error", "kind", "op", "path"}, kind naming the POSIX-like
+// error (notexist, exist, notdir, isdir, notempty, conflict, invalid,
+// notallowed, nowriter, unknown, ...).
+const apiFS = "/api/v0/fs/"
+
+// fsInfo is an inode as the API shows it.
+type fsInfo struct {
+	Path    string `json:"path"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Mode    string `json:"mode"` // permission bits, octal
+	Size    uint64 `json:"size"`
+	Mtime   string `json:"mtime"` // RFC 3339, nanoseconds
+	MtimeNS int64  `json:"mtime_ns"`
+	CID     string `json:"cid"` // file content ("" for an empty file)
+	Ino     uint64 `json:"ino,omitempty"`
+	Target  string `json:"target,omitempty"`
+}
+
+func toFSInfo(i member.Info) fsInfo {
+	return fsInfo{
+		Path: i.Path, Name: i.Name, Kind: i.Kind, Mode: fmt.Sprintf("%04o", i.Mode.Perm()),
+		Size: i.Size, Mtime: time.Unix(0, i.Mtime).UTC().Format(time.RFC3339Nano), MtimeNS: i.Mtime,
+		CID: i.CID, Ino: i.Ino, Target: i.Target,
+	}
+}
+
+// fsCommit is the answer to a change.
+type fsCommit struct {
+	Index uint64 `json:"index"`
+	Term  uint64 `json:"term"`
+	Path  string `json:"path,omitempty"`
+	CID   string `json:"cid,omitempty"`
+	Size  uint64 `json:"size,omitempty"`
+}
+
+func (a *api) routeFS(mux *http.ServeMux) {
+	for name, h := range map[string]http.HandlerFunc{
+		"GET stat":      a.fsStat,
+		"GET ls":        a.fsList,
+		"GET cat":       a.fsCat,
+		"GET root":      a.fsRoot,
+		"GET writer":    a.fsWriter,
+		"POST mkdir":    a.fsMkdir,
+		"POST write":    a.fsWrite,
+		"POST truncate": a.fsTruncate,
+		"POST mv":       a.fsMove,
+		"POST rm":       a.fsRemove,
+		"POST symlink":  a.fsSymlink,
+		"POST chmod":    a.fsChmod,
+		"POST touch":    a.fsTouch,
+		"POST allow":    a.fsAccess(false),
+		"POST deny":     a.fsAccess(true),
+		"POST voters":   a.fsVoters,
+	} {
+		method, rest, _ := cutSpace(name)
+		mux.HandleFunc(method+" "+apiFS+rest, a.needNS(h))
+	}
+}
+
+func cutSpace(s string) (string, string, bool) {
+	for i := range len(s) {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+var errNoNamespace = errors.New("this peer serves no namespace (start the daemon with --voters)")
+
+// needNS refuses namespace requests on a peer that serves none.
+func (a *api) needNS(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.ns == nil {
+			fsError(w, errNoNamespace)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// fsError writes a namespace error with its kind.
+func fsError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	kind := member.ErrorKind(err)
+	switch kind {
+	case "notexist":
+		code = http.StatusNotFound
+	case "exist", "notdir", "isdir", "notempty", "conflict":
+		code = http.StatusConflict
+	case "invalid", "badrequest", "badop":
+		code = http.StatusBadRequest
+	case "notallowed", "permission":
+		code = http.StatusForbidden
+	case "nowriter", "closed":
+		code = http.StatusServiceUnavailable
+	case "unknown":
+		code = http.StatusGatewayTimeout
+	}
+	switch {
+	case errors.Is(err, errBadRequest):
+		code, kind = http.StatusBadRequest, "badrequest"
+	case errors.Is(err, errNoNamespace):
+		code = http.StatusServiceUnavailable
+	case kind == "" && errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case kind == "":
+		apiError(w, err)
+		return
+	}
+	body := map[string]string{"error": err.Error(), "kind": kind}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		body["op"], body["path"] = pe.Op, pe.Path
+	}
+	writeJSON(w, code, body)
+}
+
+// pathArg returns the n-th ?arg= as an absolute, clean path.
+func pathArg(r *http.Request, n int) (string, error) {
+	args := r.URL.Query()["arg"]
+	if len(args) <= n || args[n] == "" {
+		return "", badRequest("missing ?arg=PATH")
+	}
+	if args[n][0] != '/' {
+		return "", badRequest("path %q: want an absolute path", args[n])
+	}
+	return args[n], nil
+}
+
+func levelArg(r *http.Request) (member.Level, error) {
+	l, err := member.ParseLevel(r.URL.Query().Get("consistency"))
+	if err != nil {
+		return "", badRequest("%v", err)
+	}
+	return l, nil
+}
+
+func boolArg(r *http.Request, name string) bool {
+	v, _ := strconv.ParseBool(r.URL.Query().Get(name))
+	return v
+}
+
+func modeArg(r *http.Request, def fs.FileMode) (fs.FileMode, error) {
+	s := r.URL.Query().Get("mode")
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o7777 {
+		return 0, badRequest("mode=%q: want octal permission bits like 0644", s)
+	}
+	return fs.FileMode(v), nil
+}
+
+func (a *api) fsStat(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	level, lerr := levelArg(r)
+	if err = errors.Join(err, lerr); err != nil {
+		fsError(w, err)
+		return
+	}
+	info, err := a.ns.Stat(r.Context(), level, p)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toFSInfo(info))
+}
+
+func (a *api) fsList(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	level, lerr := levelArg(r)
+	if err = errors.Join(err, lerr); err != nil {
+		fsError(w, err)
+		return
+	}
+	entries, err := a.ns.List(r.Context(), level, p)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	out := make([]fsInfo, len(entries))
+	for i, e := range entries {
+		out[i] = toFSInfo(e)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"path": p, "entries": out})
+}
+
+// fsCat streams a file's bytes (a range with ?offset= and ?length=), read
+// at the consistency asked, verified block by block.
+func (a *api) fsCat(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	level, lerr := levelArg(r)
+	if err = errors.Join(err, lerr); err != nil {
+		fsError(w, err)
+		return
+	}
+	info, err := a.ns.Stat(r.Context(), level, p)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	if info.Kind == "dir" {
+		fsError(w, &fs.PathError{Op: "cat", Path: p, Err: namespace.ErrIsDir})
+		return
+	}
+	if info.Kind != "file" {
+		fsError(w, &fs.PathError{Op: "cat", Path: p, Err: fs.ErrInvalid})
+		return
+	}
+	w.Header().Set(headerCID, info.CID)
+	c := info.ContentCID()
+	if !c.Defined() {
+		w.Header().Set(headerSize, "0")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	r.URL.RawQuery = "arg=" + c.String() + "&offset=" + r.URL.Query().Get("offset") + "&length=" + r.URL.Query().Get("length")
+	a.cat(w, r)
+}
+
+// headerCID carries a file's content CID before its bytes on fs/cat.
+const headerCID = "X-Meshfs-Cid"
+
+func (a *api) fsRoot(w http.ResponseWriter, r *http.Request) {
+	level, err := levelArg(r)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	root, err := a.ns.Root(r.Context(), level)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cid": root.CID.String(), "term": root.Term, "index": root.Index, "writer": root.Writer})
+}
+
+func (a *api) fsWriter(w http.ResponseWriter, r *http.Request) {
+	v, err := a.ns.Writer(r.Context())
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"namespace": v.Namespace, "writer": v.Writer, "term": v.Term, "voters": v.Voters,
+		"self": v.Self, "voter": v.Voter, "applied": v.Applied, "published": v.Published,
+	})
+}
+
+// change applies op and answers with the commit.
+func (a *api) change(w http.ResponseWriter, r *http.Request, op namespace.Op) {
+	c, err := a.ns.Do(r.Context(), op)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term})
+}
+
+func (a *api) fsMkdir(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	mode, merr := modeArg(r, 0o755)
+	if err = errors.Join(err, merr); err != nil {
+		fsError(w, err)
+		return
+	}
+	a.change(w, r, namespace.Mkdir{Path: p, Perm: mode, Mtime: a.now().UnixNano(), Parents: boolArg(r, "parents")})
+}
+
+func (a *api) fsMove(w http.ResponseWriter, r *http.Request) {
+	from, err := pathArg(r, 0)
+	to, terr := pathArg(r, 1)
+	if err = errors.Join(err, terr); err != nil {
+		fsError(w, err)
+		return
+	}
+	a.change(w, r, namespace.Rename{From: from, To: to, Mtime: a.now().UnixNano(), NoReplace: boolArg(r, "noreplace")})
+}
+
+// fsRemove removes a file or symbolic link, or a directory (empty, or with
+// ?recursive=1 everything in it).
+func (a *api) fsRemove(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	now := a.now().UnixNano()
+	c, err := a.ns.Do(r.Context(), namespace.Unlink{Path: p, Mtime: now})
+	if errors.Is(err, namespace.ErrIsDir) {
+		c, err = a.ns.Do(r.Context(), namespace.Rmdir{Path: p, Mtime: now, Recursive: boolArg(r, "recursive")})
+	}
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term})
+}
+
+func (a *api) fsSymlink(w http.ResponseWriter, r *http.Request) {
+	args := r.URL.Query()["arg"]
+	if len(args) != 2 || args[0] == "" {
+		fsError(w, badRequest("want ?arg=TARGET&arg=PATH"))
+		return
+	}
+	p, err := pathArg(r, 1)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	a.change(w, r, namespace.Symlink{Path: p, Target: args[0], Mtime: a.now().UnixNano()})
+}
+
+func (a *api) fsChmod(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	if r.URL.Query().Get("mode") == "" {
+		fsError(w, badRequest("missing ?mode=OCTAL"))
+		return
+	}
+	mode, err := modeArg(r, 0)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	a.change(w, r, namespace.Chmod{Path: p, Perm: mode})
+}
+
+// fsTouch sets a modification time (?mtime= RFC 3339, default now),
+// making an empty file if nothing is there.
+func (a *api) fsTouch(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	t := a.now()
+	if s := r.URL.Query().Get("mtime"); s != "" {
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			fsError(w, badRequest("mtime=%q: want RFC 3339", s))
+			return
+		}
+	}
+	a.change(w, r, namespace.Touch{Path: p, Mtime: t.UnixNano()})
+}
+
+// fsAccess lets a peer change the tree (or, with deny, stops it); "*" is
+// any peer.
+func (a *api) fsAccess(deny bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Query().Get("arg")
+		if p == "" {
+			fsError(w, badRequest("missing ?arg=PEER-ID (or * for any peer)"))
+			return
+		}
+		if deny {
+			a.change(w, r, namespace.Deny{Peer: p})
+		} else {
+			a.change(w, r, namespace.Allow{Peer: p})
+		}
+	}
+}
+
+func (a *api) fsVoters(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Query().Get("arg")
+	if p == "" {
+		fsError(w, badRequest("missing ?arg=PEER-ID"))
+		return
+	}
+	c, err := a.ns.SetVoter(r.Context(), p, boolArg(r, "remove"))
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term})
+}
+
+// fsWrite writes the request body into a file: replacing its content (the
+// default), at ?offset=N, or at its end with ?append=1. The blocks go into
+// the mesh first; then one operation names the new content. A missing file
+// is created (?mode=, default 0644) unless ?create=0; ?parents=1 makes
+// missing directories; ?exclusive=1 fails if the file exists.
+func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	mode, merr := modeArg(r, 0o644)
+	off, oerr := intArg(r, "offset", -1)
+	if err = errors.Join(err, merr, oerr); err != nil {
+		fsError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	appendMode := boolArg(r, "append")
+	if appendMode && off >= 0 {
+		fsError(w, badRequest("give ?offset= or ?append=1, not both"))
+		return
+	}
+	if boolArg(r, "parents") {
+		if _, err := a.ns.Do(r.Context(), namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Mtime: a.now().UnixNano(), Parents: true}); err != nil {
+			fsError(w, err)
+			return
+		}
+	}
+	if off < 0 && !appendMode {
+		// Whole content: stream the body into the mesh, then name it.
+		root, err := content.Import(r.Context(), r.Body, a.node, content.ImportOptions{Parallel: 64})
+		if err != nil {
+			fsError(w, fmt.Errorf("write %s: %w", p, err))
+			return
+		}
+		var op namespace.Op = namespace.Create{
+			Path: p, Perm: mode, Mtime: a.now().UnixNano(), CID: root.CID, Size: root.FileSize,
+			Tsize: root.Tsize, Exclusive: boolArg(r, "exclusive"),
+		}
+		if q.Get("create") == "0" {
+			op = namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize, Mtime: a.now().UnixNano()}
+		}
+		c, err := a.ns.Do(r.Context(), op)
+		if err != nil {
+			fsError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term, Path: p, CID: root.CID.String(), Size: root.FileSize})
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxEditBytes+1))
+	if err != nil {
+		fsError(w, err)
+		return
+	}
+	if len(data) > maxEditBytes {
+		fsError(w, badRequest("a write at an offset takes at most %d bytes; write the whole file instead", maxEditBytes))
+		return
+	}
+	a.edit(w, r, p, mode, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
+		at := off
+		if appendMode {
+			at = int64(size)
+		}
+		return content.WriteAt(ctx, a.node, a.node, old, at, data, content.ImportOptions{})
+	})
+}
+
+// maxEditBytes bounds the body of a write at an offset (held in memory).
+const maxEditBytes = 256 << 20
+
+// fsTruncate sets a file's size (?size=N), cutting or zero-filling.
+func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	size, serr := intArg(r, "size", -1)
+	if err = errors.Join(err, serr); err != nil {
+		fsError(w, err)
+		return
+	}
+	if size < 0 {
+		fsError(w, badRequest("missing ?size=N"))
+		return
+	}
+	a.edit(w, r, p, 0o644, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
+		return content.Truncate(ctx, a.node, a.node, old, size, content.ImportOptions{})
+	})
+}
+
+// edit changes part of a file: it reads the file's content CID (strong),
+// builds the new content from it, and sets it only if the file still holds
+// what was read, trying again when another change came first.
+func (a *api) edit(w http.ResponseWriter, r *http.Request, p string, mode fs.FileMode, create bool,
+	change func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error)) {
+	ctx := r.Context()
+	for attempt := 0; ; attempt++ {
+		info, err := a.ns.Stat(ctx, member.Strong, p)
+		if errors.Is(err, fs.ErrNotExist) && create {
+			_, err = a.ns.Do(ctx, namespace.Create{Path: p, Perm: mode, Mtime: a.now().UnixNano(), Exclusive: true})
+			if err == nil || errors.Is(err, fs.ErrExist) {
+				continue
+			}
+		}
+		if err == nil && info.Kind != "file" {
+			err = &fs.PathError{Op: "write", Path: p, Err: namespace.ErrIsDir}
+		}
+		if err != nil {
+			fsError(w, err)
+			return
+		}
+		old := info.ContentCID()
+		root, err := change(ctx, old, info.Size)
+		if err != nil {
+			fsError(w, fmt.Errorf("write %s: %w", p, err))
+			return
+		}
+		op := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
+			Mtime: a.now().UnixNano(), Prev: old, IfEmpty: !old.Defined()}
+		c, err := a.ns.Do(ctx, op)
+		if errors.Is(err, namespace.ErrConflict) && attempt < 16 {
+			continue
+		}
+		if err != nil {
+			fsError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term, Path: p, CID: root.CID.String(), Size: root.FileSize})
+		return
+	}
+}

@@ -1,0 +1,158 @@
+package member
+
+import (
+	"errors"
+	"io/fs"
+	"testing"
+	"time"
+
+	"meshfs/namespace"
+)
+
+func memberByID(ms []*Member, id string) *Member {
+	for _, m := range ms {
+		if m.cfg.Self == id {
+			return m
+		}
+	}
+	return nil
+}
+
+func TestChangesGoThroughTheWriterAndReadEverywhere(t *testing.T) {
+	n := newMemNet()
+	voters, others := startMembers(t, n, 3, 1)
+	waitWriter(t, voters...)
+	ctx := ctxT(t, 20*time.Second)
+	o := others[0]
+
+	// A peer off the access list changes nothing.
+	if _, err := o.Do(ctx, namespace.Mkdir{Path: "/x"}); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("mkdir from an unlisted peer: %v, want ErrNotAllowed", err)
+	}
+	if _, err := voters[1].Do(ctx, namespace.Allow{Peer: "o0"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Do(ctx, namespace.Mkdir{Path: "/a/b", Parents: true, Perm: 0o755, Mtime: 7}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.Do(ctx, namespace.Create{Path: "/a/b/f", Perm: 0o644, Mtime: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// POSIX errors survive the trip to the writer and back.
+	if _, err := o.Do(ctx, namespace.Mkdir{Path: "/a"}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("mkdir of an existing dir: %v, want fs.ErrExist", err)
+	}
+	for _, m := range append(voters, others...) {
+		for _, level := range []Level{Strong, Sequential} {
+			if level == Sequential && m == voters[0] {
+				continue // a follower may lag for sequential reads from others
+			}
+			info, err := m.Stat(ctx, level, "/a/b/f")
+			if err != nil {
+				t.Fatalf("%s %s stat: %v", m.cfg.Self, level, err)
+			}
+			if info.Kind != "file" || info.Mtime != 8 {
+				t.Fatalf("%s %s stat: %+v", m.cfg.Self, level, info)
+			}
+		}
+		list, err := m.List(ctx, Strong, "/a")
+		if err != nil || len(list) != 1 || list[0].Name != "b" || list[0].Kind != "dir" {
+			t.Fatalf("%s ls /a: %+v %v", m.cfg.Self, list, err)
+		}
+	}
+	// Sequential reads on the member that wrote never go back in time.
+	if info, err := o.Stat(ctx, Sequential, "/a/b/f"); err != nil || info.Mtime != 8 {
+		t.Fatalf("sequential stat after own write: %+v %v", info, err)
+	}
+	if got := o.seenIndex(); got < c.Index {
+		t.Fatalf("member saw index %d, below its own write's %d", got, c.Index)
+	}
+}
+
+func TestCutOffWriterIsReplacedAndFenced(t *testing.T) {
+	n := newMemNet()
+	voters, _ := startMembers(t, n, 3, 0)
+	old, term := waitWriter(t, voters...)
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := memberByID(voters, old).Do(ctx, namespace.Mkdir{Path: "/before"}); err != nil {
+		t.Fatal(err)
+	}
+	n.cut(old, true)
+	var rest []*Member
+	for _, m := range voters {
+		if m.cfg.Self != old {
+			rest = append(rest, m)
+		}
+	}
+	w, term2 := waitWriterNot(t, old, rest...)
+	if w == old || term2 <= term {
+		t.Fatalf("after the cut: writer %s term %d; before %s term %d", w, term2, old, term)
+	}
+	// The cut-off writer cannot commit: its change fails or its fate is
+	// unknown, and it never shows up in the tree.
+	shortCtx := ctxT(t, 500*time.Millisecond)
+	if _, err := memberByID(voters, old).Do(shortCtx, namespace.Mkdir{Path: "/fenced"}); err == nil {
+		t.Fatal("a cut-off writer committed a change")
+	}
+	if _, err := rest[0].Do(ctx, namespace.Mkdir{Path: "/after"}); err != nil {
+		t.Fatal(err)
+	}
+	n.cut(old, false)
+	// Back in the mesh, the old writer follows the new term and converges.
+	oldM := memberByID(voters, old)
+	for _, p := range []string{"/before", "/after"} {
+		if _, err := oldM.Stat(ctx, Strong, p); err != nil {
+			t.Fatalf("old writer, strong stat %s: %v", p, err)
+		}
+	}
+	for _, m := range voters {
+		if _, err := m.Stat(ctx, Strong, "/fenced"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: the fenced change: %v, want fs.ErrNotExist", m.cfg.Self, err)
+		}
+	}
+	waitWriterNot(t, old, voters...)
+}
+
+func TestRestartKeepsTheTree(t *testing.T) {
+	n := newMemNet()
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	ids := []string{"v0", "v1", "v2"}
+	start := func() []*Member {
+		var ms []*Member
+		for i, id := range ids {
+			m, err := New(Config{Namespace: "test", Self: id, Voters: ids, Dir: dirs[i], Transport: n.transport(id), TickInterval: 5 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.mu.Lock()
+			n.members[id] = m
+			n.mu.Unlock()
+			ms = append(ms, m)
+		}
+		return ms
+	}
+	ms := start()
+	waitWriter(t, ms...)
+	ctx := ctxT(t, 30*time.Second)
+	for _, p := range []string{"/a", "/a/b", "/c"} {
+		if _, err := ms[0].Do(ctx, namespace.Mkdir{Path: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		m.Close()
+	}
+	ms = start()
+	defer func() {
+		for _, m := range ms {
+			m.Close()
+		}
+	}()
+	for _, m := range ms {
+		list, err := m.List(ctx, Strong, "/a")
+		if err != nil || len(list) != 1 || list[0].Name != "b" {
+			t.Fatalf("%s after restart: %+v %v", m.cfg.Self, list, err)
+		}
+	}
+}

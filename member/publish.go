@@ -1,0 +1,150 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"meshfs/content"
+)
+
+// publication is one rendering of the tree: its new blocks to push into
+// the mesh, in order after every earlier rendering's, and, for the
+// writer's periodic one, a root record to publish once they are in.
+type publication struct {
+	record RootRecord
+	blocks []content.Block
+	sign   bool          // publish the record
+	done   chan struct{} // closed when this and every earlier push ended
+	err    error         // set before done is closed
+}
+
+// render renders the applied tree and queues its new blocks for the mesh.
+func (l *loop) render(sign bool) (*publication, error) {
+	var blocks collect
+	root, err := l.rep.State().Render(blocks.put)
+	if err != nil {
+		return nil, err
+	}
+	term, _ := l.rep.Writer()
+	p := &publication{
+		record: RootRecord{
+			Namespace: l.m.cfg.Namespace, Root: root, Term: term,
+			Index: l.rep.AppliedIndex(), Time: l.m.cfg.Now().UnixNano(), Writer: l.m.cfg.Self,
+		},
+		blocks: blocks, sign: sign, done: make(chan struct{}),
+	}
+	select {
+	case l.publisher <- p:
+		return p, nil
+	default:
+		return nil, fmt.Errorf("member: %d renderings waiting for the mesh", cap(l.publisher))
+	}
+}
+
+// republishTicks is how often the writer publishes its root record again
+// while the tree does not change (DHT servers drop records after 48 h).
+const republishTicks = 12000
+
+// maybePublish has the writer publish a root record every PublishEvery
+// ticks while the tree changes, and now and then while it does not.
+func (l *loop) maybePublish() {
+	if !l.rep.IsWriter() || l.m.cfg.Records == nil {
+		return
+	}
+	applied := l.rep.AppliedIndex()
+	since := l.tick - l.publishAt
+	if since < uint64(l.m.cfg.PublishEvery) || applied == l.published && since < republishTicks {
+		return
+	}
+	if _, err := l.render(true); err != nil {
+		return
+	}
+	l.published, l.publishAt = applied, l.tick
+}
+
+// publishLoop pushes each rendering's blocks in order and publishes the
+// records asked for.
+func (m *Member) publishLoop(q <-chan *publication) {
+	defer m.wg.Done()
+	// Blocks of a failed push go again with the next rendering: renders
+	// after it hand over only blocks that are new to them.
+	var carry []content.Block
+	for {
+		select {
+		case p := <-q:
+			blocks := append(carry, p.blocks...)
+			p.err = m.pushBlocks(blocks)
+			carry = nil
+			if p.err != nil {
+				carry = blocks
+			}
+			close(p.done)
+			if p.err == nil && p.sign {
+				ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
+				if err := m.cfg.Records.Publish(ctx, p.record); err == nil {
+					m.mu.Lock()
+					m.view.Published = max(m.view.Published, p.record.Index)
+					m.mu.Unlock()
+				}
+				cancel()
+			}
+		case <-m.ctx.Done():
+			return
+		}
+	}
+}
+
+// pushBlocks puts blocks into the mesh, several at a time.
+func (m *Member) pushBlocks(blocks []content.Block) error {
+	if m.cfg.Blocks == nil || len(blocks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan content.Block)
+	)
+	for range min(16, len(blocks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				if err := m.cfg.Blocks.Put(ctx, b); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, b := range blocks {
+		select {
+		case next <- b:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("member: pushing the tree's blocks: %w", first)
+	}
+	return nil
+}
+
+// RootInfo is a committed state's root.
+type RootInfo struct {
+	CID    cid.Cid
+	Term   uint64
+	Index  uint64
+	Writer string
+}
