@@ -88,11 +88,10 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 		size int
 	}
 	// free holds the buffers; 2*Parallel bounds memory and lets the reader
-	// run ahead of slow leaves.
+	// run ahead of slow leaves. They are made as the reader needs them, so
+	// a small file costs one buffer, not 2*Parallel.
 	free := make(chan []byte, 2*opts.Parallel)
-	for range cap(free) {
-		free <- make([]byte, opts.ChunkSize)
-	}
+	made := 0
 	jobs := make(chan job, opts.Parallel)
 	leaves := make(chan leaf, cap(free))
 
@@ -108,8 +107,17 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 				var buf []byte
 				select {
 				case buf = <-free:
-				case <-ctx.Done():
-					return ctx.Err()
+				default:
+					if made < cap(free) {
+						made++
+						buf = make([]byte, opts.ChunkSize)
+						break
+					}
+					select {
+					case buf = <-free:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
 				}
 				chunk, err := chunker.Next(buf)
 				if errors.Is(err, io.EOF) {

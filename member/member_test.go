@@ -3,6 +3,7 @@ package member
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,6 +154,61 @@ func TestRestartKeepsTheTree(t *testing.T) {
 		list, err := m.List(ctx, Strong, "/a")
 		if err != nil || len(list) != 1 || list[0].Name != "b" {
 			t.Fatalf("%s after restart: %+v %v", m.cfg.Self, list, err)
+		}
+	}
+}
+
+func TestVotersJoinAndLeaveThroughConfChanges(t *testing.T) {
+	n := newMemNet()
+	voters, others := startMembers(t, n, 3, 1)
+	waitWriter(t, voters...)
+	ctx := ctxT(t, 30*time.Second)
+	for _, p := range []string{"/a", "/b"} {
+		if _, err := voters[0].Do(ctx, namespace.Mkdir{Path: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joiner := others[0] // "o0", not a first voter
+	if joiner.View().Voter {
+		t.Fatal("o0 runs a replica before it was added")
+	}
+	// Only a voter may change the voters.
+	if _, err := joiner.SetVoter(ctx, "o0", false); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("a non-voter adding itself: %v, want ErrNotAllowed", err)
+	}
+	if _, err := voters[1].SetVoter(ctx, "o0", false); err != nil {
+		t.Fatal(err)
+	}
+	// The new voter gets the log and serves reads from its own replica.
+	deadline := time.Now().Add(10 * time.Second)
+	for !joiner.View().Voter || joiner.View().Applied == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("o0 did not join: %+v", joiner.View())
+		}
+		time.Sleep(2 * time.Millisecond) // poll
+	}
+	if list, err := joiner.List(ctx, Strong, "/"); err != nil || len(list) != 2 {
+		t.Fatalf("ls / on the new voter: %+v %v", list, err)
+	}
+	for _, m := range voters {
+		if v := m.View().Voters; len(v) != 4 {
+			t.Fatalf("%s sees voters %v, want 4", m.cfg.Self, v)
+		}
+	}
+	// Remove a first voter; the other three carry on.
+	if _, err := voters[0].SetVoter(ctx, "v2", true); err != nil {
+		t.Fatal(err)
+	}
+	n.cut("v2", true)
+	if _, err := joiner.Do(ctx, namespace.Mkdir{Path: "/c"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Member{voters[0], voters[1], joiner} {
+		if _, err := m.Stat(ctx, Strong, "/c"); err != nil {
+			t.Fatalf("%s: %v", m.cfg.Self, err)
+		}
+		if v := m.View().Voters; len(v) != 3 || slices.Contains(v, "v2") {
+			t.Fatalf("%s sees voters %v after removing v2", m.cfg.Self, v)
 		}
 	}
 }

@@ -56,6 +56,9 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/octet-stream")
 	}
+	if t := os.Getenv(tokenEnv); t != "" {
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -190,8 +190,18 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 		return fmt.Errorf("api: %w", err)
 	}
 	apiURL := "http://" + ln.Addr().String()
+	handler := newAPI(node, ns, ref, reg, testControl)
+	if !isLoopback(ln.Addr()) {
+		token, err := loadOrCreateToken(repo)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("api token: %w", err)
+		}
+		handler = requireToken(token, handler)
+		fmt.Fprintf(std.errout, "meshfs daemon: the API listens beyond loopback: callers need the token in %s\n", filepath.Join(repo, apiTokenFile))
+	}
 	srv := &http.Server{
-		Handler:           newAPI(node, ns, ref, reg, testControl),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -59,7 +59,9 @@ const defaultConfigText = `# meshfs daemon configuration. Flags given to 'meshfs
 listen = ["/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1", "/ip4/0.0.0.0/tcp/4102/ws"]
 
 # Address of the HTTP API, the IPFS gateway (/ipfs/) and /metrics.
-# Keep it on loopback unless a firewall guards it: the API can write.
+# On loopback the API is open to local programs; anywhere else every API call
+# must carry "Authorization: Bearer TOKEN", TOKEN being the repo's api.token
+# (made at first such start; the CLI reads it from $MESHFS_API_TOKEN).
 api = "127.0.0.1:5101"
 
 # Peers to join at start, as multiaddrs ending in /p2p/PEER-ID.

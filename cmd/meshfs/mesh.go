@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	meshpeer "meshfs/peer"
 )
 

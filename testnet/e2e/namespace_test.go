@@ -165,8 +165,8 @@ func TestNamespaceOnRealDaemons(t *testing.T) {
 	}
 	forge(3, w.Term+100, 1<<40, true) // a non-voter that trusts itself
 	voter := (w.Index + 1) % 3
-	forge(voter, w.Term-1, 1<<40, false) // a voter, in a past term
-	s.write(0, "/after-forgery", 10)     // a new record from the writer
+	forge(voter, w.Term-1, 1<<40, false)  // a voter, in a past term
+	s.write(0, "/after-forgery", 10)      // a new record from the writer
 	for _, i := range []int{0, 1, 2, 4} { // every honest peer
 		err := waitFor(ctx, 30*time.Second, func() error {
 			r, err := fsCall(ctx, s.api(i), "root", url.Values{"consistency": {"eventual"}}, nil)
