@@ -43,6 +43,7 @@ fuzz:
 bench: build
 	$(GO) run ./bench/content --bin $(BIN)
 	$(GO) run ./bench/mesh --bin $(BIN)
+	$(GO) run ./bench/namespace --bin $(BIN)
 
 clean:
 	rm -rf bin $(RUN_DIR)

@@ -119,6 +119,13 @@ func printTestnet(std stdio, net *testnet.Net, dir, bin string, took time.Durati
 	fmt.Fprintf(std.out, "\nadd a file through peer 0 and read it through peer %d:\n", len(peers)-1)
 	fmt.Fprintf(std.out, "  %s add --api %s FILE\n", bin, first)
 	fmt.Fprintf(std.out, "  %s cat --api %s CID > FILE.copy\n\n", bin, other)
+	if voters := net.Voters(); len(voters) > 0 {
+		fmt.Fprintf(std.out, "the namespace (voters: peers 0-%d; the writer is elected among them):\n", len(voters)-1)
+		fmt.Fprintf(std.out, "  %s fs write -p --api %s /docs/hello.txt < FILE\n", bin, other)
+		fmt.Fprintf(std.out, "  %s fs ls -l --api %s /docs\n", bin, first)
+		fmt.Fprintf(std.out, "  %s fs cat --consistency eventual --api %s /docs/hello.txt\n", bin, first)
+		fmt.Fprintf(std.out, "  %s fs writer --api %s\n\n", bin, first)
+	}
 	tw = tabwriter.NewWriter(std.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "gateway (peer 0)\t%s/ipfs/\n", first)
 	fmt.Fprintf(tw, "metrics (peer 0)\t%s/metrics\n", first)
