@@ -56,6 +56,9 @@ func (m *Member) Root(ctx context.Context, level Level) (RootInfo, error) {
 	return info, err
 }
 
+// voterReadTimeout bounds one voter's answer to a read forwarded to it.
+const voterReadTimeout = 2 * time.Second
+
 // read runs a read at a voter: this peer's replica if it has one, else
 // the voters in turn.
 func (m *Member) read(ctx context.Context, req request) (answer, error) {
@@ -78,10 +81,17 @@ func (m *Member) read(ctx context.Context, req request) (answer, error) {
 		if w := m.View().Writer; w != "" && attempt == 0 {
 			target = w
 		}
-		a, err := m.ask(ctx, target, req)
+		// A voter cut off from its quorum never confirms a strong read:
+		// give each one a while, then ask the next (reads can be retried).
+		actx, cancel := context.WithTimeout(ctx, voterReadTimeout)
+		a, err := m.ask(actx, target, req)
+		cancel()
 		if err == nil {
 			m.saw(a.Index)
 			return a, nil
+		}
+		if ctx.Err() == nil && errors.Is(err, ErrUnknownOutcome) {
+			err = fmt.Errorf("%w: %w", ErrNotSent, err) // a read: nothing to be unknown about
 		}
 		if !errors.Is(err, ErrNotSent) && !errors.Is(err, ErrNotWriter) && !errors.Is(err, context.DeadlineExceeded) {
 			return a, err

@@ -44,8 +44,10 @@ func (m *Member) serve(ctx context.Context, from string, b []byte) (answer, erro
 		v := m.View()
 		return answer{Term: v.Term, Writer: v.Writer, Voters: v.Voters, Index: v.Applied}, nil
 	case kindStat, kindList, kindRoot:
-		if !m.isRunning() {
-			return answer{}, &notWriterError{} // only voters answer reads for others
+		// Only voters answer reads for others, and only while they know a
+		// writer (else the caller had better ask another voter).
+		if !m.isRunning() || req.Level == Strong && m.View().Writer == "" {
+			return answer{}, &notWriterError{}
 		}
 		return m.readLocal(ctx, req)
 	}

@@ -56,6 +56,16 @@ type Output struct {
 	Messages []*raftpb.Message
 	Applied  []Applied
 	Reads    []ReadState
+	// Restored is the snapshot that replaced State during this Process
+	// (this replica was too far behind for the log), nil if none: the
+	// entries up to its index were not applied one by one here, so they
+	// have no Applied.
+	Restored *raftpb.Snapshot
+	// NeedSnapshot says that the writer had to drop a snapshot for a
+	// voter that the snapshot's configuration does not include (a voter
+	// added after the last Compact): it waits until Compact records a newer
+	// snapshot, at an index where it is a voter.
+	NeedSnapshot bool
 }
 
 // entry is what a log entry carries.
@@ -76,22 +86,60 @@ type Replica struct {
 	rn      *raft.RawNode
 	storage *raft.MemoryStorage
 	log     Log
+	restore func(data []byte) (*State, error)
 	state   *State
 	applied uint64
+	// snapIndex is the index of the last snapshot, taken or received.
+	snapIndex uint64
+	// confs is the configuration in force from each index on, oldest
+	// first; the first is the one in force at snapIndex.
+	confs []confPoint
 }
 
-// Log makes a replica's hard state and entries durable; WAL is the one on
-// disk. A nil Log keeps them in memory only (tests).
+// Log makes a replica's hard state, entries and snapshots durable; WAL is
+// the one on disk. A nil Log keeps them in memory only (tests).
 type Log interface {
+	// Save appends entries and the hard state (either may be empty) and
+	// returns once they are durable.
 	Save(hs *raftpb.HardState, entries []*raftpb.Entry) error
+	// SaveSnapshot replaces the whole log with snap followed by hs and
+	// entries (which start right after snap's index, or are empty), as one
+	// atomic step: after a crash the log is either the old one or the new
+	// one, whole. Replica.Compact calls it with its own snapshot and the
+	// entries it keeps; Process with a snapshot the writer sent and the
+	// rest of the same Ready.
+	SaveSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, entries []*raftpb.Entry) error
 }
 
 // NewReplica starts the replica id of a namespace whose voters are voters,
 // with storage holding what log had persisted (what OpenWAL returns, or a
 // new MemoryStorage and a nil log for a replica kept in memory). A new
 // replica with no voters joins a namespace that has added it: it waits
-// for the writer to send it the log.
+// for the writer to send it the log. It is NewReplicaWith with no options,
+// so it cannot restore a snapshot: see [ReplicaOptions.Restore].
 func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log) (*Replica, error) {
+	return NewReplicaWith(id, voters, storage, log, ReplicaOptions{})
+}
+
+// NewReplicaWith is NewReplica with options. If storage starts with a
+// snapshot (the log was compacted), the tree is restored from its data
+// with opts.Restore, the replica's applied index is the snapshot's, and
+// only the entries after it are applied again.
+func NewReplicaWith(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log, opts ReplicaOptions) (*Replica, error) {
+	r := &Replica{id: id, storage: storage, log: log, restore: opts.Restore, state: New()}
+	snap, err := storage.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("namespace: raft storage: %w", err)
+	}
+	r.confs = []confPoint{{index: 0, cs: &raftpb.ConfState{}}}
+	if !raft.IsEmptySnap(snap) {
+		md := snap.GetMetadata()
+		if r.state, err = r.restoreState(snap); err != nil {
+			return nil, err
+		}
+		r.applied, r.snapIndex = md.GetIndex(), md.GetIndex()
+		r.confs = []confPoint{{index: md.GetIndex(), cs: md.GetConfState()}}
+	}
 	cfg := &raft.Config{
 		ID:              id,
 		ElectionTick:    10,
@@ -102,6 +150,7 @@ func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log
 		CheckQuorum:     true, // a leader that loses its quorum steps down
 		PreVote:         true, // a partitioned replica does not disrupt the term
 		Logger:          &raft.DefaultLogger{Logger: discardLogger()},
+		Applied:         r.applied, // entries up to a snapshot are in State already
 	}
 	rn, err := raft.NewRawNode(cfg)
 	if err != nil {
@@ -116,7 +165,8 @@ func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log
 			return nil, fmt.Errorf("namespace: raft bootstrap: %w", err)
 		}
 	}
-	return &Replica{id: id, rn: rn, storage: storage, log: log, state: New()}, nil
+	r.rn = rn
+	return r, nil
 }
 
 // Tick advances the replica's logical clock by one tick.
@@ -184,31 +234,23 @@ func (r *Replica) ProposeConfChange(term uint64, typ raftpb.ConfChangeType, id u
 }
 
 // Process stores what Raft produced, applies what committed, and returns
-// the messages to send, the entries applied and the reads confirmed.
+// the messages to send, the entries applied and the reads confirmed. A
+// snapshot sent by the writer replaces State (see [ReplicaOptions.Restore])
+// and is durable, with the rest of its Ready, before anything of that Ready
+// is applied or sent.
 func (r *Replica) Process() (Output, error) {
 	var out Output
 	for r.rn.HasReady() {
 		rd := r.rn.Ready()
-		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
-			if err := r.storage.ApplySnapshot(rd.Snapshot); err != nil {
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			if err := r.installSnapshot(rd.Snapshot, rd.HardState, rd.Entries); err != nil {
 				return Output{}, err
 			}
-		}
-		// Durable first: the messages of this Ready go out only after.
-		if r.log != nil {
-			if err := r.log.Save(rd.HardState, rd.Entries); err != nil {
-				return Output{}, fmt.Errorf("namespace: raft log: %w", err)
-			}
-		}
-		if err := r.storage.Append(rd.Entries); err != nil {
+			out.Restored = rd.Snapshot
+		} else if err := r.persist(rd.HardState, rd.Entries); err != nil {
 			return Output{}, err
 		}
-		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
-			if err := r.storage.SetHardState(rd.HardState); err != nil {
-				return Output{}, err
-			}
-		}
-		out.Messages = append(out.Messages, rd.Messages...)
+		reports := r.sendable(&out, rd.Messages)
 		for _, rs := range rd.ReadStates {
 			if len(rs.RequestCtx) == 8 {
 				out.Reads = append(out.Reads, ReadState{Ctx: binary.BigEndian.Uint64(rs.RequestCtx), Index: rs.Index})
@@ -226,21 +268,44 @@ func (r *Replica) Process() (Output, error) {
 				if err := proto.Unmarshal(e.GetData(), &c); err != nil {
 					return Output{}, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
 				}
-				r.rn.ApplyConfChange(&c)
+				r.confChanged(e.GetIndex(), r.rn.ApplyConfChange(&c))
 				a.Conf = &c
 			case raftpb.EntryType_EntryConfChangeV2:
 				var c raftpb.ConfChangeV2
 				if err := proto.Unmarshal(e.GetData(), &c); err != nil {
 					return Output{}, fmt.Errorf("namespace: conf change at %d: %w", e.GetIndex(), err)
 				}
-				r.rn.ApplyConfChange(&c)
+				r.confChanged(e.GetIndex(), r.rn.ApplyConfChange(&c))
 			}
 			r.applied = e.GetIndex()
 			out.Applied = append(out.Applied, a)
 		}
 		r.rn.Advance(rd)
+		for _, s := range reports {
+			r.rn.ReportSnapshot(s.to, s.status)
+		}
 	}
 	return out, nil
+}
+
+// persist makes a Ready's hard state and entries durable, then hands them
+// to the storage Raft reads.
+func (r *Replica) persist(hs *raftpb.HardState, entries []*raftpb.Entry) error {
+	// Durable first: the messages of this Ready go out only after.
+	if r.log != nil {
+		if err := r.log.Save(hs, entries); err != nil {
+			return fmt.Errorf("namespace: raft log: %w", err)
+		}
+	}
+	if err := r.storage.Append(entries); err != nil {
+		return err
+	}
+	if hs != nil && !raft.IsEmptyHardState(hs) {
+		if err := r.storage.SetHardState(hs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // apply applies one committed operation, unless it was created in another

@@ -1,8 +1,11 @@
 package namespace
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"go.etcd.io/raft/v3"
@@ -10,6 +13,8 @@ import (
 )
 
 // cluster is replicas joined by an in-memory network that can cut links.
+// Its replicas restore snapshots from mesh, the test's stand-in for the
+// daemon's content store; those of a disk cluster keep their logs in WALs.
 type cluster struct {
 	t        *testing.T
 	replicas map[uint64]*Replica
@@ -17,38 +22,128 @@ type cluster struct {
 	queue    []*raftpb.Message
 	applied  map[uint64][]Applied
 	writers  map[uint64]uint64 // term → writer seen
+
+	disk        bool
+	dirs        map[uint64]string // a disk cluster's WAL folders
+	wals        map[uint64]*WAL
+	mesh        map[string][]byte // snapshot data → the state's bytes
+	restored    map[uint64]int    // snapshots each replica was sent
+	needSnap    int               // times a writer wanted a newer snapshot
+	autoCompact bool              // compact the writer when it wants one
 }
 
-func newCluster(t *testing.T, n int) *cluster {
-	c := &cluster{t: t, replicas: map[uint64]*Replica{}, cut: map[uint64]bool{}, applied: map[uint64][]Applied{}, writers: map[uint64]uint64{}}
+func newCluster(t *testing.T, n int) *cluster { return startCluster(t, n, false) }
+
+// newDiskCluster is newCluster with each replica's log in a WAL.
+func newDiskCluster(t *testing.T, n int) *cluster { return startCluster(t, n, true) }
+
+func startCluster(t *testing.T, n int, disk bool) *cluster {
+	c := &cluster{
+		t: t, replicas: map[uint64]*Replica{}, cut: map[uint64]bool{}, applied: map[uint64][]Applied{}, writers: map[uint64]uint64{},
+		disk: disk, dirs: map[uint64]string{}, wals: map[uint64]*WAL{}, mesh: map[string][]byte{}, restored: map[uint64]int{},
+	}
+	t.Cleanup(c.close)
 	var ids []uint64
 	for i := 1; i <= n; i++ {
 		ids = append(ids, uint64(i))
 	}
 	for _, id := range ids {
-		r, err := NewReplica(id, ids, raft.NewMemoryStorage(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.replicas[id] = r
+		c.add(id, ids)
 	}
 	return c
 }
 
-// step processes every replica and delivers messages until nothing moves;
+// add starts replica id: of a new namespace of voters, or (voters nil) one
+// that waits to be added.
+func (c *cluster) add(id uint64, voters []uint64) {
+	c.t.Helper()
+	st := raft.NewMemoryStorage()
+	var log Log
+	if c.disk {
+		c.dirs[id] = c.t.TempDir()
+		w, s, err := OpenWAL(c.dirs[id])
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.wals[id], st, log = w, s, w
+	}
+	r, err := NewReplicaWith(id, voters, st, log, ReplicaOptions{Restore: c.restore})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.replicas[id] = r
+}
+
+// restart stops replica id and starts it again from its WAL, as a daemon
+// that crashed would.
+func (c *cluster) restart(id uint64) {
+	c.t.Helper()
+	if err := c.wals[id].Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	w, st, err := OpenWAL(c.dirs[id])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r, err := NewReplicaWith(id, nil, st, w, ReplicaOptions{Restore: c.restore})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.wals[id], c.replicas[id] = w, r
+}
+
+func (c *cluster) close() {
+	for _, w := range c.wals {
+		w.Close()
+	}
+}
+
+// restore is the replicas' Restore hook: it looks the state up in mesh.
+func (c *cluster) restore(data []byte) (*State, error) {
+	b, ok := c.mesh[string(data)]
+	if !ok {
+		return nil, fmt.Errorf("no state %q in the mesh", data)
+	}
+	return UnmarshalState(b)
+}
+
+// compact has replica id compact at its applied index, keeping keep
+// entries, with its state stored in mesh as the daemon would.
+func (c *cluster) compact(id, keep uint64) {
+	c.t.Helper()
+	r := c.replicas[id]
+	b, err := r.State().MarshalBinary()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	data := fmt.Sprintf("state %x", sha256.Sum256(b))
+	c.mesh[data] = b
+	if err := r.Compact(r.AppliedIndex(), []byte(data), keep); err != nil {
+		c.t.Fatalf("replica %d: %v", id, err)
+	}
+}
+
+// ids returns the replicas' IDs in order, so that runs repeat.
+func (c *cluster) ids() []uint64 { return slices.Sorted(maps.Keys(c.replicas)) }
+
+// settle processes every replica and delivers messages until nothing moves;
 // it checks that no term ever has two writers.
 func (c *cluster) settle() {
 	for range 10000 {
 		moved := false
-		for id, r := range c.replicas {
+		for _, id := range c.ids() {
+			r := c.replicas[id]
 			out, err := r.Process()
 			if err != nil {
-				c.t.Fatal(err)
+				c.t.Fatalf("replica %d: %v", id, err)
 			}
 			for _, a := range out.Applied {
-				if a.ID != 0 {
+				if a.ID != 0 || a.Conf != nil {
 					c.applied[id] = append(c.applied[id], a)
 				}
+			}
+			if out.Restored != nil {
+				c.restored[id]++
 			}
 			c.queue = append(c.queue, out.Messages...)
 			if r.IsWriter() {
@@ -57,6 +152,12 @@ func (c *cluster) settle() {
 					c.t.Fatalf("term %d has two writers: %d and %d", term, w, id)
 				}
 				c.writers[term] = id
+			}
+			if out.NeedSnapshot {
+				c.needSnap++
+				if c.autoCompact {
+					c.compact(id, 10)
+				}
 			}
 		}
 		q := c.queue
@@ -80,8 +181,8 @@ func (c *cluster) settle() {
 // tick advances every replica's clock by n ticks, settling after each.
 func (c *cluster) tick(n int) {
 	for range n {
-		for _, r := range c.replicas {
-			r.Tick()
+		for _, id := range c.ids() {
+			c.replicas[id].Tick()
 		}
 		c.settle()
 	}
@@ -90,8 +191,8 @@ func (c *cluster) tick(n int) {
 // writer ticks until exactly one uncut replica is the writer, and returns it.
 func (c *cluster) writer() (uint64, uint64) {
 	for range 200 {
-		for id, r := range c.replicas {
-			if !c.cut[id] && r.IsWriter() {
+		for _, id := range c.ids() {
+			if r := c.replicas[id]; !c.cut[id] && r.IsWriter() {
 				term, _ := r.Writer()
 				return id, term
 			}

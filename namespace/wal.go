@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -23,16 +24,42 @@ var ErrCorruptLog = errors.New("namespace: corrupt raft log")
 // WAL is a replica's Raft log on disk: hard states and entries appended as
 // checksummed records to one file and fsynced before Save returns, replayed
 // into a raft.MemoryStorage at open. Raft requires that they are durable
-// before the messages of the same Ready are sent.
+// before the messages of the same Ready are sent. SaveSnapshot rewrites the
+// file to start with a snapshot, dropping what precedes it.
+//
+// The file is a sequence of records:
+//
+//	record    = len:uvarint crc:uint32be type:byte payload   (len counts type+payload,
+//	                                                          crc is crc32c of them)
+//	type 1    = hard state: a raftpb.HardState
+//	type 2    = entries: { len:uvarint raftpb.Entry }        (consecutive indexes)
+//	type 3    = snapshot: a raftpb.Snapshot                  (first record only)
+//
+// After a snapshot record, entries start right after its index.
 type WAL struct {
-	f *os.File
-	w *bufio.Writer
+	dir string
+	f   *os.File
+	w   *bufio.Writer
+	// beforeRename, if set, runs once a rewrite's temporary file is
+	// complete and fsynced, before it replaces the log: tests stop there
+	// as a crash would.
+	beforeRename func(tmp string) error
 }
+
+var _ Log = (*WAL)(nil)
 
 // Record types.
 const (
 	recHardState byte = 1
 	recEntries   byte = 2
+	recSnapshot  byte = 3
+)
+
+// The log's file, and the temporary file a rewrite fills before renaming
+// it over the log.
+const (
+	walName = "raft.log"
+	walTemp = "raft.log.tmp"
 )
 
 // maxRecord bounds one record: a batch of entries of at most a few MiB.
@@ -41,23 +68,26 @@ const maxRecord = 64 << 20
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // OpenWAL opens (or creates) the log in dir and returns it with the storage
-// it replays to. A torn record at the end (a crash in the middle of a Save)
-// is cut off; a bad record before the end is ErrCorruptLog.
+// it replays to: the snapshot the log starts with, if any, then the entries
+// after it and the last hard state. A torn record at the end (a crash in
+// the middle of a Save) is cut off; a bad record before the end is
+// ErrCorruptLog. A temporary file left by a rewrite that crashed before it
+// replaced the log is removed: the log it was to replace is whole.
 func OpenWAL(dir string) (*WAL, *raft.MemoryStorage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "raft.log"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err := os.Remove(filepath.Join(dir, walTemp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, walName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
 	st := raft.NewMemoryStorage()
 	good, err := replay(f, st)
 	if err == nil {
-		hs, _, _ := st.InitialState()
-		if last, _ := st.LastIndex(); hs.GetCommit() > last {
-			err = fmt.Errorf("%w: commit index %d past the last entry %d", ErrCorruptLog, hs.GetCommit(), last)
-		}
+		err = checkCommit(st)
 	}
 	if err != nil {
 		f.Close()
@@ -71,7 +101,22 @@ func OpenWAL(dir string) (*WAL, *raft.MemoryStorage, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	return &WAL{f: f, w: bufio.NewWriterSize(f, 1<<20)}, st, nil
+	return &WAL{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20)}, st, nil
+}
+
+// checkCommit checks that the replayed hard state's commit index lies
+// within the log (Raft would refuse to start otherwise).
+func checkCommit(st *raft.MemoryStorage) error {
+	hs, _, _ := st.InitialState()
+	if raft.IsEmptyHardState(hs) {
+		return nil
+	}
+	first, _ := st.FirstIndex()
+	last, _ := st.LastIndex()
+	if c := hs.GetCommit(); c > last || c < first-1 {
+		return fmt.Errorf("%w: commit index %d outside the log [%d, %d]", ErrCorruptLog, c, first-1, last)
+	}
+	return nil
 }
 
 // replay applies the file's records to st and returns the length of the
@@ -91,7 +136,7 @@ func replay(r io.Reader, st *raft.MemoryStorage) (int64, error) {
 			}
 			return 0, fmt.Errorf("%w: at byte %d: %v", ErrCorruptLog, good, err)
 		}
-		if err := applyRecord(st, typ, payload); err != nil {
+		if err := applyRecord(st, typ, payload, good == 0); err != nil {
 			return 0, fmt.Errorf("%w: at byte %d: %v", ErrCorruptLog, good, err)
 		}
 		good += int64(n)
@@ -123,8 +168,21 @@ func readRecord(br *bufio.Reader) (byte, []byte, int, error) {
 	return body[0], body[1:], n, nil
 }
 
-func applyRecord(st *raft.MemoryStorage, typ byte, payload []byte) error {
+// applyRecord applies one record to st; first says it is the file's first.
+func applyRecord(st *raft.MemoryStorage, typ byte, payload []byte, first bool) error {
 	switch typ {
+	case recSnapshot:
+		if !first {
+			return errors.New("snapshot record after the start")
+		}
+		var snap raftpb.Snapshot
+		if err := proto.Unmarshal(payload, &snap); err != nil {
+			return err
+		}
+		if snap.GetMetadata().GetIndex() == 0 || snap.GetMetadata().GetTerm() == 0 {
+			return errors.New("empty snapshot")
+		}
+		return st.ApplySnapshot(&snap)
 	case recHardState:
 		var hs raftpb.HardState
 		if err := proto.Unmarshal(payload, &hs); err != nil {
@@ -145,8 +203,10 @@ func applyRecord(st *raft.MemoryStorage, typ byte, payload []byte) error {
 				return errors.New("entries out of order")
 			}
 		}
-		if es[0].GetIndex() == 0 || es[0].GetIndex() > last+1 {
-			return fmt.Errorf("entries from %d after last index %d", es[0].GetIndex(), last)
+		// Entries follow the log or replace some of its end, never what
+		// a snapshot replaced.
+		if first, _ := st.FirstIndex(); es[0].GetIndex() < first || es[0].GetIndex() > last+1 {
+			return fmt.Errorf("entries from %d outside [%d, %d]", es[0].GetIndex(), first, last+1)
 		}
 		return st.Append(es)
 	}
@@ -185,43 +245,56 @@ func (b *entryBatch) unmarshal(p []byte) error {
 	return nil
 }
 
-func (w *WAL) writeRecord(typ byte, payload []byte) error {
+// writeRecord writes one record to bw (see WAL for the layout).
+func writeRecord(bw *bufio.Writer, typ byte, payload []byte) error {
 	body := append([]byte{typ}, payload...)
 	var hdr [binary.MaxVarintLen64 + 4]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(body)))
 	binary.BigEndian.PutUint32(hdr[n:], crc32.Checksum(body, castagnoli))
-	if _, err := w.w.Write(hdr[:n+4]); err != nil {
+	if _, err := bw.Write(hdr[:n+4]); err != nil {
 		return err
 	}
-	_, err := w.w.Write(body)
+	_, err := bw.Write(body)
 	return err
 }
 
 // Save appends entries and the hard state (either may be empty) and
 // fsyncs them.
 func (w *WAL) Save(hs *raftpb.HardState, entries []*raftpb.Entry) error {
-	if len(entries) > 0 {
-		b, err := entryBatch(entries).marshal()
-		if err != nil {
-			return err
-		}
-		if err := w.writeRecord(recEntries, b); err != nil {
-			return err
-		}
+	if err := writeEntries(w.w, entries); err != nil {
+		return err
 	}
-	if hs != nil && !raft.IsEmptyHardState(hs) {
-		b, err := proto.Marshal(hs)
-		if err != nil {
-			return err
-		}
-		if err := w.writeRecord(recHardState, b); err != nil {
-			return err
-		}
+	if err := writeHardState(w.w, hs); err != nil {
+		return err
 	}
 	if err := w.w.Flush(); err != nil {
 		return err
 	}
 	return w.f.Sync()
+}
+
+// writeEntries writes entries as one record, if there are any.
+func writeEntries(bw *bufio.Writer, entries []*raftpb.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := entryBatch(entries).marshal()
+	if err != nil {
+		return err
+	}
+	return writeRecord(bw, recEntries, b)
+}
+
+// writeHardState writes hs as a record, unless it is empty.
+func writeHardState(bw *bufio.Writer, hs *raftpb.HardState) error {
+	if hs == nil || raft.IsEmptyHardState(hs) {
+		return nil
+	}
+	b, err := proto.Marshal(hs)
+	if err != nil {
+		return err
+	}
+	return writeRecord(bw, recHardState, b)
 }
 
 // Close closes the log file.

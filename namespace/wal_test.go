@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.etcd.io/raft/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // openSolo opens a replica on the WAL in dir, alone (a one-voter namespace), so
@@ -89,19 +90,64 @@ func TestWALRestoresTheTree(t *testing.T) {
 }
 
 func FuzzWALReplay(f *testing.F) {
+	// A log as a lone replica writes it: an election, some operations.
 	dir := f.TempDir()
-	w, _, err := OpenWAL(dir)
+	w, st, err := OpenWAL(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
-	r, _ := NewReplica(1, []uint64{1}, raft.NewMemoryStorage(), w)
+	r, err := NewReplicaWith(1, []uint64{1}, st, w, ReplicaOptions{Restore: UnmarshalState})
+	if err != nil {
+		f.Fatal(err)
+	}
+	term := uint64(0)
 	for range 30 {
 		r.Tick()
-		r.Process()
+		if _, err := r.Process(); err != nil {
+			f.Fatal(err)
+		}
+		if r.IsWriter() && term == 0 {
+			term, _ = r.Writer()
+		}
 	}
+	if term == 0 {
+		f.Fatal("no writer")
+	}
+	addLog := func() {
+		b, err := os.ReadFile(filepath.Join(dir, walName))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	propose := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := r.Propose(term, uint64(i+1), testOp(i)); err != nil {
+				f.Fatal(err)
+			}
+			if _, err := r.Process(); err != nil {
+				f.Fatal(err)
+			}
+		}
+	}
+	propose(0, 5)
+	addLog()
+	// The same log compacted below the applied index: a snapshot (its data
+	// the tree's bytes), the hard state, the entries after it.
+	compact := func(keep uint64) {
+		b, err := r.State().MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := r.Compact(r.AppliedIndex()-2, b, keep); err != nil {
+			f.Fatal(err)
+		}
+	}
+	compact(1)
+	addLog()
+	propose(5, 8)
+	addLog()
 	w.Close()
-	seed, _ := os.ReadFile(filepath.Join(dir, "raft.log"))
-	f.Add(seed)
 	f.Add([]byte{3, 0, 0, 0, 0, 1, 8, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st := raft.NewMemoryStorage()
@@ -114,6 +160,24 @@ func FuzzWALReplay(f *testing.F) {
 		}
 		if good > int64(len(b)) {
 			t.Fatalf("replayed %d bytes of %d", good, len(b))
+		}
+		// What it kept replays whole, to the same log.
+		again := raft.NewMemoryStorage()
+		if n, err := replay(bytes.NewReader(b[:good]), again); err != nil || n != good {
+			t.Fatalf("the %d bytes kept replay to %d bytes, %v", good, n, err)
+		}
+		s1, _ := st.Snapshot()
+		s2, _ := again.Snapshot()
+		l1, _ := st.LastIndex()
+		l2, _ := again.LastIndex()
+		if !proto.Equal(s1, s2) || l1 != l2 {
+			t.Fatalf("the kept bytes replay to another log")
+		}
+		// A log after a snapshot starts right after it.
+		if i := s1.GetMetadata().GetIndex(); i > 0 {
+			if first, _ := st.FirstIndex(); first != i+1 {
+				t.Fatalf("snapshot %d, first entry %d", i, first)
+			}
 		}
 	})
 }

@@ -40,9 +40,12 @@ func (n *Net) initVoters(ctx context.Context) ([]string, error) {
 	var ids []string
 	for i := range n.cfg.voters() {
 		repo := filepath.Join(n.dir, fmt.Sprintf("peer-%02d", i))
-		out, err := exec.CommandContext(ctx, n.cfg.Binary, "init", "--repo", repo, "--json").Output()
+		cmd := exec.CommandContext(ctx, n.cfg.Binary, "init", "--repo", repo, "--json")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("testnet: peer %d: meshfs init: %w", i, err)
+			return nil, fmt.Errorf("testnet: peer %d: meshfs init: %w: %s", i, err, strings.TrimSpace(stderr.String()))
 		}
 		var v struct {
 			ID string `json:"id"`

@@ -419,7 +419,9 @@ func TestDaemonCrashAtStartShowsItsLog(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "config.toml"), []byte("no_such_setting = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := testnet.Start(t.Context(), testnet.Config{Binary: binary, Dir: dir, Peers: 3})
+	// No namespace: its voters' repos would be made (and this one refused)
+	// before any daemon starts.
+	_, err := testnet.Start(t.Context(), testnet.Config{Binary: binary, Dir: dir, Peers: 3, Voters: -1})
 	if !errors.Is(err, testnet.ErrDaemonExited) || !strings.Contains(err.Error(), "no_such_setting") {
 		t.Fatalf("Start with a broken repo: %v", err)
 	}
