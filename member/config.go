@@ -63,6 +63,12 @@ type Config struct {
 	// PublishEvery is how many ticks apart the writer publishes a new root
 	// record while the tree changes.
 	PublishEvery int
+	// SnapshotEvery is how many log entries a voter keeps after its last
+	// snapshot before it takes another (DefaultSnapshotEvery if 0).
+	SnapshotEvery int
+	// SnapshotKeep is how many entries before a snapshot stay in memory
+	// for followers a little behind (DefaultSnapshotKeep if 0).
+	SnapshotKeep int
 	Now          func() time.Time
 	// Logf, if set, gets one line per event worth a log: this peer became
 	// or stopped being the writer, a change fenced by a newer term.
@@ -98,6 +104,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PublishEvery == 0 {
 		c.PublishEvery = 10
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if c.SnapshotKeep == 0 {
+		c.SnapshotKeep = DefaultSnapshotKeep
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -21,15 +21,16 @@ type loop struct {
 	nextID  uint64
 	pending map[uint64]*proposal
 
-	queued    []*readWait           // strong reads waiting for a ReadIndex
-	inflight  map[uint64]*readBatch // ReadIndex asked, by its ctx
-	nextRead  uint64
-	waiting   []*readWait // reads waiting for the replica to apply an index
-	wasWriter bool
-	tick      uint64
-	published uint64 // index of the last root handed to the publisher
-	publishAt uint64 // tick of the last publication
-	publisher chan *publication
+	queued     []*readWait           // strong reads waiting for a ReadIndex
+	inflight   map[uint64]*readBatch // ReadIndex asked, by its ctx
+	nextRead   uint64
+	waiting    []*readWait // reads waiting for the replica to apply an index
+	wasWriter  bool
+	compacting bool // a snapshot's state is on its way to the mesh
+	tick       uint64
+	published  uint64 // index of the last root handed to the publisher
+	publishAt  uint64 // tick of the last publication
+	publisher  chan *publication
 }
 
 // proposal is a change waiting to commit.
@@ -108,6 +109,10 @@ func (l *loop) process() error {
 	if err != nil {
 		return err
 	}
+	if out.Restored != nil {
+		l.m.cfg.Logf("namespace: state restored from the snapshot at %d", out.Restored.GetMetadata().GetIndex())
+		l.restored()
+	}
 	for _, msg := range out.Messages {
 		to, ok := l.peers[msg.GetTo()]
 		if !ok {
@@ -135,7 +140,23 @@ func (l *loop) process() error {
 	}
 	l.runReads()
 	l.updateView()
+	l.maybeCompact(out.NeedSnapshot)
 	return nil
+}
+
+// restored follows a snapshot that replaced the state: its voters join the
+// peer map, and changes still pending here are of unknown fate (the
+// entries the snapshot covers are not applied one by one).
+func (l *loop) restored() {
+	l.m.mu.Lock()
+	for id, p := range l.m.restoredPeers {
+		l.peers[id] = p
+	}
+	l.m.mu.Unlock()
+	for id, p := range l.pending {
+		delete(l.pending, id)
+		p.done <- result{err: ErrUnknownOutcome}
+	}
 }
 
 // applied settles the proposals an applied entry decides.
@@ -248,6 +269,7 @@ func (l *loop) updateView() {
 		l.m.view.Voters = voters
 	}
 	l.m.view.Applied = l.rep.AppliedIndex()
+	l.m.view.Snapshot = l.rep.SnapshotIndex()
 }
 
 // propose submits op for peer from, if this replica is the writer and from

@@ -36,6 +36,9 @@ type Member struct {
 	senders map[string]chan []byte
 	wal     *namespace.WAL
 	hint    int // round-robin position over voters
+	// restoredPeers holds the voters named by snapshots restored, for the
+	// loop's Raft ID → peer ID map.
+	restoredPeers map[uint64]string
 }
 
 // View is what a member knows of its namespace right now.
@@ -48,6 +51,7 @@ type View struct {
 	Voters    []string // the voters as of its last applied configuration
 	Applied   uint64   // its replica's applied index
 	Published uint64   // the index of the last root record it published
+	Snapshot  uint64   // the index of its replica's last snapshot
 }
 
 // New starts a member: with a replica (its log in cfg.Dir) if this peer is
@@ -60,9 +64,10 @@ func New(cfg Config) (*Member, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Member{
 		cfg: cfg, rid: RaftID(cfg.Self), ctx: ctx, cancel: cancel,
-		calls:   make(chan func(*loop), 1024),
-		inbox:   make(chan *raftpb.Message, 4096),
-		senders: map[string]chan []byte{},
+		calls:         make(chan func(*loop), 1024),
+		inbox:         make(chan *raftpb.Message, 4096),
+		senders:       map[string]chan []byte{},
+		restoredPeers: map[uint64]string{},
 	}
 	m.view = View{Namespace: cfg.Namespace, Self: cfg.Self, Voters: slices.Clone(cfg.Voters)}
 	if slices.Contains(cfg.Voters, cfg.Self) || m.hasLog() {
@@ -111,7 +116,12 @@ func (m *Member) startReplica(voters []string) error {
 	for _, v := range m.cfg.Voters {
 		peers[RaftID(v)] = v
 	}
-	rep, err := namespace.NewReplica(m.rid, ids, storage, log)
+	m.mu.Unlock()
+	rep, err := namespace.NewReplicaWith(m.rid, ids, storage, log, namespace.ReplicaOptions{Restore: m.restore})
+	m.mu.Lock()
+	for id, p := range m.restoredPeers {
+		peers[id] = p
+	}
 	if err != nil {
 		if m.wal != nil {
 			m.wal.Close()
