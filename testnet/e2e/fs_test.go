@@ -84,3 +84,22 @@ func fsCat(ctx context.Context, api, p, level string) ([]byte, error) {
 	}
 	return b, err
 }
+
+// gatewayRaw fetches one block through the daemon's IPFS gateway.
+func gatewayRaw(ctx context.Context, api, c string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/ipfs/"+c, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/vnd.ipld.raw")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /ipfs/%s: %s", c, resp.Status)
+	}
+	return b, err
+}

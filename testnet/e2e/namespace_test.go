@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"meshfs/content"
 	"meshfs/testnet"
 )
 
@@ -143,6 +144,25 @@ func TestNamespaceOnRealDaemons(t *testing.T) {
 	got, err := cat(ctx, s.api(3), "/ipfs/"+root.CID+"/docs/deep/b.txt")
 	if err != nil || !bytes.Equal(got, s.files["/docs/deep/b.txt"]) {
 		t.Fatalf("cat /ipfs/ROOT/docs/deep/b.txt on a non-voter: %d bytes, %v", len(got), err)
+	}
+	// The root is a plain UnixFS directory, as any IPFS tool walks it.
+	raw, err := gatewayRaw(ctx, s.api(3), root.CID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := content.DecodePBNode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := content.DecodeFSData(pb.Data); err != nil || d.Type != content.TypeDirectory {
+		t.Fatalf("the root is not a UnixFS directory: %v %v", d.Type, err)
+	}
+	var names []string
+	for _, l := range pb.Links {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, ",") != "c,docs,from-4" {
+		t.Fatalf("the root lists %v", names)
 	}
 
 	t.Log("forged and stale root records are rejected by every peer")
