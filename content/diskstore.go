@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+
+	"meshfs/internal/atomicfile"
 )
 
 var (
@@ -181,7 +183,7 @@ func mkdirAllDurable(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return atomicfile.SyncDir(filepath.Dir(dir))
 }
 
 // create lays out a new store; the format file is written last, so a
@@ -193,7 +195,7 @@ func (s *DiskStore) create() error {
 	if err := os.MkdirAll(filepath.Join(s.dir, diskQuarantine), 0o755); err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(s.dir, diskFormatFile), []byte(diskFormat), diskTmpPrefix+diskFormatFile+".*")
@@ -269,16 +271,7 @@ func writeFileAtomic(path string, data []byte, tmpPattern string) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // Get implements BlockGetter. The bytes are verified against c; a mismatch
@@ -345,8 +338,8 @@ func (s *DiskStore) quarantine(c cid.Cid, read fs.FileInfo, reason error) error 
 	if err := os.Rename(p, q); err != nil {
 		return cerr
 	}
-	_ = syncDir(filepath.Dir(p))
-	_ = syncDir(filepath.Dir(q))
+	_ = atomicfile.SyncDir(filepath.Dir(p))
+	_ = atomicfile.SyncDir(filepath.Dir(q))
 	cerr.Quarantined = q
 	s.count(-1, -now.Size())
 	return cerr
@@ -394,7 +387,7 @@ func (s *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 		return fmt.Errorf("content: delete %s: %w", c, err)
 	}
 	s.count(-1, -fi.Size())
-	return syncDir(filepath.Dir(p))
+	return atomicfile.SyncDir(filepath.Dir(p))
 }
 
 // All implements Store, shard by shard.

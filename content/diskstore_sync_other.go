@@ -2,7 +2,11 @@
 
 package content
 
-import "os"
+import (
+	"os"
+
+	"meshfs/internal/atomicfile"
+)
 
 // batchSyncer is the portable way to make a batch durable: each Put fsyncs
 // its own file (Puts run concurrently, so their fsyncs overlap), and the
@@ -22,7 +26,7 @@ func (*batchSyncer) written(f *os.File) error { return f.Sync() }
 // fsyncing each folder; written already synced each file's data.
 func (y *batchSyncer) sync(dirs []string) error {
 	for _, d := range append(dirs, y.root) {
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
 	}

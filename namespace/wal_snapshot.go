@@ -9,6 +9,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"meshfs/internal/atomicfile"
 )
 
 // maxBatch bounds the entries a rewrite puts in one record, well below
@@ -64,7 +66,7 @@ func (w *WAL) SaveSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, entries 
 	w.f = f
 	w.w.Reset(f)
 	old.Close()
-	return syncDir(w.dir)
+	return atomicfile.SyncDir(w.dir)
 }
 
 // writeRewrite writes a rewritten log's records: the snapshot, the hard
@@ -92,14 +94,4 @@ func writeRewrite(bw *bufio.Writer, snap *raftpb.Snapshot, hs *raftpb.HardState,
 		entries = entries[n:]
 	}
 	return nil
-}
-
-// syncDir fsyncs the folder dir, making a rename in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

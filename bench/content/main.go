@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -62,15 +61,7 @@ type measure struct {
 	mbps   []float64
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "\nbench/content: FAIL: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("bench/content", run) }
 
 func run(ctx context.Context) (err error) {
 	bin := flag.String("bin", "bin/meshfs", "the meshfs binary to measure")

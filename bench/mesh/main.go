@@ -38,7 +38,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -50,15 +49,7 @@ import (
 	"meshfs/testnet"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "\nbench/mesh: FAIL: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("bench/mesh", run) }
 
 type results struct {
 	size                     int64

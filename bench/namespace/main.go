@@ -38,12 +38,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -51,15 +49,7 @@ import (
 	"meshfs/testnet"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "\nbench/namespace: FAIL: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("bench/namespace", run) }
 
 // rate is one measured load: operations, their time, and their latencies.
 type rate struct {
@@ -234,24 +224,35 @@ func load(ctx context.Context, n int, d time.Duration, op func(ctx context.Conte
 
 // call sends one request and fails on any status but 200.
 func call(ctx context.Context, method, u string, body []byte) error {
+	resp, err := do(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// do sends one request and returns the response if its status is 200.
+func do(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, bytes.TrimSpace(b))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, bytes.TrimSpace(b))
 	}
-	return nil
+	return resp, nil
 }
 
 // measureFile writes and reads a file through the namespace and through
@@ -285,11 +286,7 @@ func measureFile(ctx context.Context, net *testnet.Net, writerAPI string, voters
 	}
 	sum = sha256.Sum256(data)
 	t = time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, writerAPI+"/api/v0/add", bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	resp, err := httpClient.Do(req)
+	resp, err := do(ctx, http.MethodPost, writerAPI+"/api/v0/add", data)
 	if err != nil {
 		return err
 	}
@@ -298,8 +295,8 @@ func measureFile(ctx context.Context, net *testnet.Net, writerAPI string, voters
 	}
 	err = json.NewDecoder(resp.Body).Decode(&added)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("add: %s %v", resp.Status, err)
+	if err != nil {
+		return fmt.Errorf("add: %w", err)
 	}
 	res.add = benchkit.MBps(res.fileSize, time.Since(t))
 	t = time.Now()
@@ -314,18 +311,11 @@ func measureFile(ctx context.Context, net *testnet.Net, writerAPI string, voters
 
 // readSum reads u and checks the bytes' SHA-256.
 func readSum(ctx context.Context, u string, want [32]byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := httpClient.Do(req)
+	resp, err := do(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
 	h := sha256.New()
 	if _, err := io.Copy(h, resp.Body); err != nil {
 		return err

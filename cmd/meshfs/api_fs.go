@@ -177,10 +177,16 @@ func modeArg(r *http.Request, def fs.FileMode) (fs.FileMode, error) {
 	return fs.FileMode(v), nil
 }
 
-func (a *api) fsStat(w http.ResponseWriter, r *http.Request) {
+// readArgs returns a read's path and consistency level.
+func readArgs(r *http.Request) (string, member.Level, error) {
 	p, err := pathArg(r, 0)
 	level, lerr := levelArg(r)
-	if err = errors.Join(err, lerr); err != nil {
+	return p, level, errors.Join(err, lerr)
+}
+
+func (a *api) fsStat(w http.ResponseWriter, r *http.Request) {
+	p, level, err := readArgs(r)
+	if err != nil {
 		fsError(w, err)
 		return
 	}
@@ -193,9 +199,8 @@ func (a *api) fsStat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) fsList(w http.ResponseWriter, r *http.Request) {
-	p, err := pathArg(r, 0)
-	level, lerr := levelArg(r)
-	if err = errors.Join(err, lerr); err != nil {
+	p, level, err := readArgs(r)
+	if err != nil {
 		fsError(w, err)
 		return
 	}
@@ -214,9 +219,8 @@ func (a *api) fsList(w http.ResponseWriter, r *http.Request) {
 // fsCat streams a file's bytes (a range with ?offset= and ?length=), read
 // at the consistency asked, verified block by block.
 func (a *api) fsCat(w http.ResponseWriter, r *http.Request) {
-	p, err := pathArg(r, 0)
-	level, lerr := levelArg(r)
-	if err = errors.Join(err, lerr); err != nil {
+	p, level, err := readArgs(r)
+	if err != nil {
 		fsError(w, err)
 		return
 	}

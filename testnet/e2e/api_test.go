@@ -33,20 +33,7 @@ func add(ctx context.Context, api string, data []byte, chunk int) (string, error
 
 // cat reads the whole file c through the daemon at api.
 func cat(ctx context.Context, api, c string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/cat?arg="+url.QueryEscape(c), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("cat %s: %s: %s", c, resp.Status, b)
-	}
-	return io.ReadAll(resp.Body)
+	return getBody(ctx, api+"/api/v0/cat?arg="+url.QueryEscape(c), "")
 }
 
 // where asks the daemon at api which peers hold block c.

@@ -69,9 +69,18 @@ func fsStat(ctx context.Context, api, p, level string) (fsAnswer, error) {
 // fsCat reads p at the consistency level through api.
 func fsCat(ctx context.Context, api, p, level string) ([]byte, error) {
 	q := url.Values{"arg": {p}, "consistency": {level}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/fs/cat?"+q.Encode(), nil)
+	return getBody(ctx, api+"/api/v0/fs/cat?"+q.Encode(), "")
+}
+
+// getBody GETs u (with an Accept header if accept is not "") and returns
+// the body of a 200 answer.
+func getBody(ctx context.Context, u, accept string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -80,26 +89,12 @@ func fsCat(ctx context.Context, api, p, level string) ([]byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fs cat %s: %s: %s", p, resp.Status, b)
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(b))
 	}
 	return b, err
 }
 
 // gatewayRaw fetches one block through the daemon's IPFS gateway.
 func gatewayRaw(ctx context.Context, api, c string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/ipfs/"+c, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/vnd.ipld.raw")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /ipfs/%s: %s", c, resp.Status)
-	}
-	return b, err
+	return getBody(ctx, api+"/ipfs/"+c, "application/vnd.ipld.raw")
 }

@@ -12,9 +12,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"meshfs/internal/fixture"
@@ -198,4 +200,16 @@ func WriteFile(path string, r io.Reader, size int64) (sum []byte, err error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// Main runs a benchmark's run until it ends or SIGINT/SIGTERM, and exits 1
+// with its error if it fails.
+func Main(name string, run func(context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\n%s: FAIL: %v\n", name, err)
+		os.Exit(1)
+	}
 }
