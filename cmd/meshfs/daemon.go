@@ -183,6 +183,7 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 			return fmt.Errorf("namespace: %w", err)
 		}
 		defer ns.Close()
+		registerMemberMetrics(reg, ns)
 	}
 
 	ln, err := net.Listen("tcp", apiAddr)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"meshfs/member"
 	meshpeer "meshfs/peer"
@@ -136,4 +137,28 @@ func (r nodeRecords) Find(ctx context.Context, ns string) (member.RootRecord, er
 	return member.RootRecord{
 		Namespace: rec.Namespace, Root: rec.Root, Term: rec.Term, Index: rec.Index, Time: rec.Time, Writer: rec.Writer.String(),
 	}, nil
+}
+
+// registerMemberMetrics exports the member's view to Prometheus.
+func registerMemberMetrics(reg prometheus.Registerer, m *member.Member) {
+	gauge := func(name, help string, f func(member.View) float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "meshfs", Subsystem: "namespace", Name: name, Help: help},
+			func() float64 { return f(m.View()) }))
+	}
+	gauge("term", "The newest Raft term this peer knows.", func(v member.View) float64 { return float64(v.Term) })
+	gauge("applied_index", "The index of the last log entry this peer's replica applied.", func(v member.View) float64 { return float64(v.Applied) })
+	gauge("snapshot_index", "The index of this peer's replica's last snapshot.", func(v member.View) float64 { return float64(v.Snapshot) })
+	gauge("published_index", "The index of the last root record this peer published as the writer.", func(v member.View) float64 { return float64(v.Published) })
+	gauge("is_writer", "1 if this peer is the namespace's writer now.", func(v member.View) float64 {
+		if v.Writer == v.Self {
+			return 1
+		}
+		return 0
+	})
+	gauge("is_voter", "1 if this peer runs a replica (a voter).", func(v member.View) float64 {
+		if v.Voter {
+			return 1
+		}
+		return 0
+	})
 }
