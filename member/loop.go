@@ -113,17 +113,7 @@ func (l *loop) process() error {
 		l.m.cfg.Logf("namespace: state restored from the snapshot at %d", out.Restored.GetMetadata().GetIndex())
 		l.restored()
 	}
-	for _, msg := range out.Messages {
-		to, ok := l.peers[msg.GetTo()]
-		if !ok {
-			continue
-		}
-		b, err := proto.Marshal(msg)
-		if err != nil {
-			continue
-		}
-		l.m.send(to, b)
-	}
+	l.send(out.Messages)
 	for _, a := range out.Applied {
 		l.applied(a)
 	}
@@ -156,6 +146,21 @@ func (l *loop) restored() {
 	for id, p := range l.pending {
 		delete(l.pending, id)
 		p.done <- result{err: ErrUnknownOutcome}
+	}
+}
+
+// send queues Raft messages for their peers.
+func (l *loop) send(msgs []*raftpb.Message) {
+	for _, msg := range msgs {
+		to, ok := l.peers[msg.GetTo()]
+		if !ok {
+			continue
+		}
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			continue
+		}
+		l.m.send(to, b)
 	}
 }
 

@@ -117,7 +117,11 @@ func (m *Member) startReplica(voters []string) error {
 		peers[RaftID(v)] = v
 	}
 	m.mu.Unlock()
-	rep, err := namespace.NewReplicaWith(m.rid, ids, storage, log, namespace.ReplicaOptions{Restore: m.restore})
+	var l *loop
+	rep, err := namespace.NewReplicaWith(m.rid, ids, storage, log, namespace.ReplicaOptions{
+		Restore:   m.restore,
+		SendEarly: func(msgs []*raftpb.Message) { l.send(msgs) },
+	})
 	m.mu.Lock()
 	for id, p := range m.restoredPeers {
 		peers[id] = p
@@ -130,7 +134,7 @@ func (m *Member) startReplica(voters []string) error {
 	}
 	m.running = true
 	m.view.Voter = true
-	l := &loop{m: m, rep: rep, peers: peers, pending: map[uint64]*proposal{}, inflight: map[uint64]*readBatch{}}
+	l = &loop{m: m, rep: rep, peers: peers, pending: map[uint64]*proposal{}, inflight: map[uint64]*readBatch{}}
 	ticks := m.cfg.Ticks
 	var ticker *time.Ticker
 	if ticks == nil {

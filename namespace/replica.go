@@ -94,13 +94,17 @@ type Replica struct {
 	// confs is the configuration in force from each index on, oldest
 	// first; the first is the one in force at snapIndex.
 	confs []confPoint
+	// sendEarly, if set, takes the writer's appends before they are durable
+	// here (ReplicaOptions.SendEarly).
+	sendEarly func([]*raftpb.Message)
 }
 
 // Log makes a replica's hard state, entries and snapshots durable; WAL is
 // the one on disk. A nil Log keeps them in memory only (tests).
 type Log interface {
 	// Save appends entries and the hard state (either may be empty) and
-	// returns once they are durable.
+	// returns once the entries, term and vote are durable (a newer commit
+	// index alone need not be).
 	Save(hs *raftpb.HardState, entries []*raftpb.Entry) error
 	// SaveSnapshot replaces the whole log with snap followed by hs and
 	// entries (which start right after snap's index, or are empty), as one
@@ -126,7 +130,7 @@ func NewReplica(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log
 // with opts.Restore, the replica's applied index is the snapshot's, and
 // only the entries after it are applied again.
 func NewReplicaWith(id uint64, voters []uint64, storage *raft.MemoryStorage, log Log, opts ReplicaOptions) (*Replica, error) {
-	r := &Replica{id: id, storage: storage, log: log, restore: opts.Restore, state: New()}
+	r := &Replica{id: id, storage: storage, log: log, restore: opts.Restore, sendEarly: opts.SendEarly, state: New()}
 	snap, err := storage.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("namespace: raft storage: %w", err)
@@ -242,6 +246,9 @@ func (r *Replica) Process() (Output, error) {
 	var out Output
 	for r.rn.HasReady() {
 		rd := r.rn.Ready()
+		if r.sendEarly != nil && r.IsWriter() {
+			rd.Messages = r.sendEarlyOnes(rd.Messages)
+		}
 		if !raft.IsEmptySnap(rd.Snapshot) {
 			if err := r.installSnapshot(rd.Snapshot, rd.HardState, rd.Entries); err != nil {
 				return Output{}, err
@@ -332,3 +339,21 @@ func (r *Replica) apply(e *raftpb.Entry) Applied {
 // ReportUnreachable tells Raft that a message to id could not be sent, so
 // the writer probes id instead of streaming to it.
 func (r *Replica) ReportUnreachable(id uint64) { r.rn.ReportUnreachable(id) }
+
+// sendEarlyOnes hands the writer's appends and heartbeats to SendEarly and
+// returns the other messages.
+func (r *Replica) sendEarlyOnes(msgs []*raftpb.Message) []*raftpb.Message {
+	var early, rest []*raftpb.Message
+	for _, m := range msgs {
+		switch m.GetType() {
+		case raftpb.MessageType_MsgApp, raftpb.MessageType_MsgHeartbeat:
+			early = append(early, m)
+		default:
+			rest = append(rest, m)
+		}
+	}
+	if len(early) > 0 {
+		r.sendEarly(early)
+	}
+	return rest
+}

@@ -31,6 +31,12 @@ type ReplicaOptions struct {
 	// mesh and implements Restore with a fetch and UnmarshalState. If nil,
 	// such a snapshot is ErrNoRestore.
 	Restore func(data []byte) (*State, error)
+	// SendEarly, if set, gets the writer's appends and heartbeats before
+	// Process makes its own log durable, so followers write theirs at the
+	// same time (Raft allows it of the leader: it counts its own copy only
+	// once durable). Every other message still comes in Output.Messages,
+	// after.
+	SendEarly func([]*raftpb.Message)
 }
 
 // confPoint is the configuration in force from index on.

@@ -44,6 +44,8 @@ type WAL struct {
 	// complete and fsynced, before it replaces the log: tests stop there
 	// as a crash would.
 	beforeRename func(tmp string) error
+	// synced is the last hard state made durable (nil: none yet).
+	synced *raftpb.HardState
 }
 
 var _ Log = (*WAL)(nil)
@@ -101,7 +103,11 @@ func OpenWAL(dir string) (*WAL, *raft.MemoryStorage, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	return &WAL{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20)}, st, nil
+	w := &WAL{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	if hs, _, err := st.InitialState(); err == nil && !raft.IsEmptyHardState(hs) {
+		w.synced = proto.Clone(hs).(*raftpb.HardState)
+	}
+	return w, st, nil
 }
 
 // checkCommit checks that the replayed hard state's commit index lies
@@ -270,7 +276,22 @@ func (w *WAL) Save(hs *raftpb.HardState, entries []*raftpb.Entry) error {
 	if err := w.w.Flush(); err != nil {
 		return err
 	}
-	return w.f.Sync()
+	// Raft needs entries, term and vote durable before it answers; a
+	// commit index alone may be lost in a crash (the writer tells it
+	// again), so it rides along with the next fsync.
+	if hs == nil || raft.IsEmptyHardState(hs) {
+		hs = w.synced
+	}
+	if !raft.MustSync(hs, w.synced, len(entries)) {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	if hs != nil {
+		w.synced = proto.Clone(hs).(*raftpb.HardState)
+	}
+	return nil
 }
 
 // writeEntries writes entries as one record, if there are any.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -66,6 +67,9 @@ func (w *WAL) SaveSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, entries 
 	w.f = f
 	w.w.Reset(f)
 	old.Close()
+	if hs != nil && !raft.IsEmptyHardState(hs) {
+		w.synced = proto.Clone(hs).(*raftpb.HardState)
+	}
 	return atomicfile.SyncDir(w.dir)
 }
 
