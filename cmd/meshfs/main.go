@@ -41,6 +41,7 @@ var commands = []command{
 	{"cat", "write a file's bytes to stdout, verified", runCat},
 	{"get", "fetch a file from the mesh into a local file", runGet},
 	{"ls", "list a directory's entries (local repo)", runLs},
+	{"fs", "the namespace, a shared file tree: ls, cat, write, mkdir, mv, rm... (meshfs fs help)", runFS},
 	{"block", "block where CID: the peers that hold a block", runBlock},
 	{"status", "the daemon's peer, connections, storage and repair", runStatus},
 	{"peers", "the daemon's connected peers", runPeers},
