@@ -71,7 +71,7 @@ func decodeError(resp *http.Response) error {
 		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", resp.Request.Method, resp.Request.URL.Path, msg)}
 	}
 	sentinel := member.KindError(a.Kind)
-	if sentinel == nil && a.Kind == "" && strings.Contains(a.Error, "serves no namespace") {
+	if sentinel == nil && (a.Kind == "nonamespace" || a.Kind == "" && strings.Contains(a.Error, "serves no namespace")) {
 		// The daemon sends no kind for this one; its message is stable.
 		sentinel = ErrNoNamespace
 	}

@@ -148,7 +148,7 @@ func (m *Member) readLocal(ctx context.Context, req request) (answer, error) {
 		}
 		return o.a, o.err
 	case <-ctx.Done():
-		return answer{}, ctx.Err()
+		return answer{}, fmt.Errorf("%w: the read was not confirmed in time: %w", ErrNoWriter, ctx.Err())
 	}
 }
 

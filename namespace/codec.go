@@ -37,6 +37,7 @@ type wireOp struct {
 	Prev      string      `json:"prev,omitempty"`
 	IfEmpty   bool        `json:"ifempty,omitempty"`
 	Peer      string      `json:"peer,omitempty"`
+	NoCreate  bool        `json:"nocreate,omitempty"`
 }
 
 // EncodeOp returns op's encoding for the log.
@@ -60,7 +61,7 @@ func EncodeOp(op Op) ([]byte, error) {
 	case Chmod:
 		w = wireOp{Path: o.Path, Perm: o.Perm}
 	case Touch:
-		w = wireOp{Path: o.Path, Mtime: o.Mtime}
+		w = wireOp{Path: o.Path, Mtime: o.Mtime, NoCreate: o.NoCreate}
 	case Allow:
 		w = wireOp{Peer: o.Peer}
 	case Deny:
@@ -123,7 +124,7 @@ func DecodeOp(b []byte) (Op, error) {
 	case "chmod":
 		return Chmod{Path: w.Path, Perm: w.Perm}, nil
 	case "touch":
-		return Touch{Path: w.Path, Mtime: w.Mtime}, nil
+		return Touch{Path: w.Path, Mtime: w.Mtime, NoCreate: w.NoCreate}, nil
 	case "allow":
 		return Allow{Peer: w.Peer}, nil
 	case "deny":

@@ -22,6 +22,7 @@ func TestOpRoundTrip(t *testing.T) {
 		Symlink{Path: "/l", Target: "../x", Mtime: 7},
 		Chmod{Path: "/l", Perm: 0o700},
 		Touch{Path: "/t", Mtime: 8},
+		Touch{Path: "/t", Mtime: 9, NoCreate: true},
 		Allow{Peer: "12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"},
 		Allow{Peer: AnyPeer},
 		Deny{Peer: "12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"},

@@ -208,6 +208,9 @@ func (m model) apply(op Op) error {
 			return err
 		}
 		if _, ok := m.tree[o.Path]; !ok {
+			if o.NoCreate && o.Path != "/" {
+				return fs.ErrNotExist
+			}
 			m.tree[o.Path] = node{kind: KindFile}
 		}
 	case Allow:
@@ -299,7 +302,7 @@ func randomOp(r *rand.Rand) Op {
 		if r.IntN(2) == 0 {
 			return Chmod{Path: p(), Perm: fs.FileMode(r.IntN(0o1000))}
 		}
-		return Touch{Path: p(), Mtime: mtime}
+		return Touch{Path: p(), Mtime: mtime, NoCreate: r.IntN(3) == 0}
 	case 12:
 		return Allow{Peer: peer()}
 	}

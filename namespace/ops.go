@@ -98,10 +98,11 @@ type Chmod struct {
 }
 
 // Touch sets the modification time of Path, creating an empty file (mode
-// 0644) if nothing is there.
+// 0644) if nothing is there, unless NoCreate.
 type Touch struct {
-	Path  string
-	Mtime int64
+	Path     string
+	Mtime    int64
+	NoCreate bool
 }
 
 func (Mkdir) Name() string      { return "mkdir" }
@@ -334,6 +335,9 @@ func (o Touch) apply(s *State) error {
 	if ino, ok := dir.entries[name]; ok {
 		s.inodes[ino].Mtime = o.Mtime
 		return nil
+	}
+	if o.NoCreate {
+		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
 	}
 	s.add(dir, name, &Inode{Kind: KindFile, Perm: 0o644, Mtime: o.Mtime}, o.Mtime)
 	s.changed(o.Path)

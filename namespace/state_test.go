@@ -90,6 +90,8 @@ func TestOperationErrors(t *testing.T) {
 		{"chmod missing", Chmod{Path: "/none", Perm: 0o600}, fs.ErrNotExist},
 		{"touch creates", Touch{Path: "/new", Mtime: 5}, nil},
 		{"touch root", Touch{Path: "/", Mtime: 5}, nil},
+		{"touch nocreate missing", Touch{Path: "/new2", Mtime: 5, NoCreate: true}, fs.ErrNotExist},
+		{"touch nocreate existing", Touch{Path: "/top", Mtime: 5, NoCreate: true}, nil},
 		{"create bad cid", Create{Path: "/v0", CID: cidV0(t)}, fs.ErrInvalid},
 		{"write bad cid", SetContent{Path: "/d/f", CID: cidV0(t)}, fs.ErrInvalid},
 		{"allow nobody", Allow{Peer: ""}, fs.ErrInvalid},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"meshfs/content"
 	"meshfs/member"
@@ -92,12 +93,24 @@ func cutSpace(s string) (string, string, bool) {
 
 var errNoNamespace = errors.New("this peer serves no namespace (start the daemon with --voters)")
 
-// needNS refuses namespace requests on a peer that serves none.
+// fsRequestTimeout bounds a namespace request that carries no file bytes:
+// without a quorum a strong read or a change would wait forever.
+const fsRequestTimeout = 60 * time.Second
+
+// needNS refuses namespace requests on a peer that serves none, and bounds
+// the time of those that move no file bytes.
 func (a *api) needNS(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if a.ns == nil {
 			fsError(w, errNoNamespace)
 			return
+		}
+		switch path.Base(r.URL.Path) {
+		case "write", "truncate", "cat":
+		default:
+			ctx, cancel := context.WithTimeout(r.Context(), fsRequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		h(w, r)
 	}
@@ -125,7 +138,7 @@ func fsError(w http.ResponseWriter, err error) {
 	case errors.Is(err, errBadRequest):
 		code, kind = http.StatusBadRequest, "badrequest"
 	case errors.Is(err, errNoNamespace):
-		code = http.StatusServiceUnavailable
+		code, kind = http.StatusServiceUnavailable, "nonamespace"
 	case kind == "" && errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	case kind == "":
@@ -361,7 +374,7 @@ func (a *api) fsChmod(w http.ResponseWriter, r *http.Request) {
 }
 
 // fsTouch sets a modification time (?mtime= RFC 3339, default now),
-// making an empty file if nothing is there.
+// making an empty file if nothing is there (unless ?create=0).
 func (a *api) fsTouch(w http.ResponseWriter, r *http.Request) {
 	p, err := pathArg(r, 0)
 	if err != nil {
@@ -375,7 +388,7 @@ func (a *api) fsTouch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.change(w, r, namespace.Touch{Path: p, Mtime: t.UnixNano()})
+	a.change(w, r, namespace.Touch{Path: p, Mtime: t.UnixNano(), NoCreate: r.URL.Query().Get("create") == "0"})
 }
 
 // fsAccess lets a peer change the tree (or, with deny, stops it); "*" is
@@ -387,6 +400,12 @@ func (a *api) fsAccess(deny bool) http.HandlerFunc {
 			fsError(w, badRequest("missing ?arg=PEER-ID (or * for any peer)"))
 			return
 		}
+		if p != namespace.AnyPeer {
+			if err := peerIDArg(p); err != nil {
+				fsError(w, err)
+				return
+			}
+		}
 		if deny {
 			a.change(w, r, namespace.Deny{Peer: p})
 		} else {
@@ -397,8 +416,8 @@ func (a *api) fsAccess(deny bool) http.HandlerFunc {
 
 func (a *api) fsVoters(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("arg")
-	if p == "" {
-		fsError(w, badRequest("missing ?arg=PEER-ID"))
+	if err := peerIDArg(p); err != nil {
+		fsError(w, err)
 		return
 	}
 	c, err := a.ns.SetVoter(r.Context(), p, boolArg(r, "remove"))
@@ -407,6 +426,17 @@ func (a *api) fsVoters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term})
+}
+
+// peerIDArg refuses what is not a peer ID.
+func peerIDArg(s string) error {
+	if s == "" {
+		return badRequest("missing ?arg=PEER-ID")
+	}
+	if _, err := peer.Decode(s); err != nil {
+		return badRequest("%q is not a peer ID: %v", s, err)
+	}
+	return nil
 }
 
 // fsWrite writes the request body into a file: replacing its content (the
@@ -424,8 +454,26 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	appendMode := boolArg(r, "append")
-	if appendMode && off >= 0 {
+	switch {
+	case appendMode && q.Has("offset"):
 		fsError(w, badRequest("give ?offset= or ?append=1, not both"))
+		return
+	case q.Has("offset") && off < 0:
+		fsError(w, badRequest("offset=%d: want 0 or more", off))
+		return
+	}
+	// ?prev=CID or ?ifempty=1: replace the content only if the file still
+	// holds that (a compare-and-set for read-modify-write clients).
+	var prev cid.Cid
+	if s := q.Get("prev"); s != "" {
+		if prev, err = content.ParseCID(s); err != nil {
+			fsError(w, badRequest("prev=%q: %v", s, err))
+			return
+		}
+	}
+	ifEmpty := boolArg(r, "ifempty")
+	if (prev.Defined() || ifEmpty) && (off >= 0 || appendMode) {
+		fsError(w, badRequest("prev and ifempty go with whole-content writes"))
 		return
 	}
 	if boolArg(r, "parents") {
@@ -445,8 +493,8 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 			Path: p, Perm: mode, Mtime: a.now().UnixNano(), CID: root.CID, Size: root.FileSize,
 			Tsize: root.Tsize, Exclusive: boolArg(r, "exclusive"),
 		}
-		if q.Get("create") == "0" {
-			op = namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize, Mtime: a.now().UnixNano()}
+		if q.Get("create") == "0" || prev.Defined() || ifEmpty {
+			op = namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize, Mtime: a.now().UnixNano(), Prev: prev, IfEmpty: ifEmpty}
 		}
 		c, err := a.ns.Do(r.Context(), op)
 		if err != nil {
@@ -465,7 +513,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("a write at an offset takes at most %d bytes; write the whole file instead", maxEditBytes))
 		return
 	}
-	a.edit(w, r, p, mode, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
+	a.edit(w, r, "write", p, mode, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
 		at := off
 		if appendMode {
 			at = int64(size)
@@ -489,7 +537,7 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("missing ?size=N"))
 		return
 	}
-	a.edit(w, r, p, 0o644, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
+	a.edit(w, r, "truncate", p, 0o644, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
 		return content.Truncate(ctx, a.node, a.node, old, size, content.ImportOptions{})
 	})
 }
@@ -497,7 +545,7 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 // edit changes part of a file: it reads the file's content CID (strong),
 // builds the new content from it, and sets it only if the file still holds
 // what was read, trying again when another change came first.
-func (a *api) edit(w http.ResponseWriter, r *http.Request, p string, mode fs.FileMode, create bool,
+func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs.FileMode, create bool,
 	change func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error)) {
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
@@ -508,8 +556,12 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, p string, mode fs.Fil
 				continue
 			}
 		}
-		if err == nil && info.Kind != "file" {
-			err = &fs.PathError{Op: "write", Path: p, Err: namespace.ErrIsDir}
+		switch {
+		case err != nil:
+		case info.Kind == "dir":
+			err = &fs.PathError{Op: op, Path: p, Err: namespace.ErrIsDir}
+		case info.Kind != "file":
+			err = &fs.PathError{Op: op, Path: p, Err: fs.ErrInvalid}
 		}
 		if err != nil {
 			fsError(w, err)
@@ -518,12 +570,12 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, p string, mode fs.Fil
 		old := info.ContentCID()
 		root, err := change(ctx, old, info.Size)
 		if err != nil {
-			fsError(w, fmt.Errorf("write %s: %w", p, err))
+			fsError(w, fmt.Errorf("%s %s: %w", op, p, err))
 			return
 		}
-		op := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
+		set := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 			Mtime: a.now().UnixNano(), Prev: old, IfEmpty: !old.Defined()}
-		c, err := a.ns.Do(ctx, op)
+		c, err := a.ns.Do(ctx, set)
 		if errors.Is(err, namespace.ErrConflict) && attempt < 16 {
 			continue
 		}

@@ -16,7 +16,13 @@ import (
 // daemon.json once it is ready; the daemon stops at the end of the test.
 func startDaemon(t *testing.T, args ...string) daemonInfo {
 	t.Helper()
-	repo := filepath.Join(t.TempDir(), "repo")
+	return startDaemonIn(t, filepath.Join(t.TempDir(), "repo"), nil, args...)
+}
+
+// startDaemonIn runs `meshfs daemon` in-process on repo and returns its
+// daemon.json once it is written and ready(info) holds (nil: at once).
+func startDaemonIn(t *testing.T, repo string, ready func(daemonInfo) bool, args ...string) daemonInfo {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var out, errout bytes.Buffer
@@ -41,7 +47,9 @@ func startDaemon(t *testing.T, args ...string) daemonInfo {
 			if err := json.Unmarshal(b, &info); err != nil {
 				t.Fatal(err)
 			}
-			return info
+			if ready == nil || ready(info) {
+				return info
+			}
 		}
 		select {
 		case code := <-done:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -30,39 +29,10 @@ func startNamespaceDaemon(t *testing.T) daemonInfo {
 	if code != 0 || json.Unmarshal([]byte(out), &id) != nil {
 		t.Fatalf("init: %d %q %q", code, out, errout)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var dout, derr bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"daemon", "--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0",
-			"--voters", id.ID, "--replication", "1", "--write-quorum", "1"},
-			stdio{in: strings.NewReader(""), out: &dout, errout: &derr})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit code %d: %s", code, derr.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	var info daemonInfo
-	for {
-		b, err := os.ReadFile(filepath.Join(repo, daemonFile))
-		if err == nil && json.Unmarshal(b, &info) == nil {
-			if code, out, _ := meshfs(t, nil, "fs", "writer", "--json", "--api", info.API); code == 0 && strings.Contains(out, `"writer": "`+id.ID) {
-				return info
-			}
-		}
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("daemon exited with %d: %s", code, derr.String())
-		case <-time.After(20 * time.Millisecond): // poll interval under a deadline
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon not the namespace's writer after 30 s")
-		}
-	}
+	return startDaemonIn(t, repo, func(info daemonInfo) bool {
+		code, out, _ := meshfs(t, nil, "fs", "writer", "--json", "--api", info.API)
+		return code == 0 && strings.Contains(out, `"writer": "`+id.ID)
+	}, "--voters", id.ID, "--replication", "1", "--write-quorum", "1")
 }
 
 func TestFSCommands(t *testing.T) {
