@@ -100,3 +100,25 @@ func FuzzHandleRaft(f *testing.F) {
 		_ = m.call(ctx, func(*loop) {}) // the loop still turns
 	})
 }
+
+// FuzzDecodeSnapshotRef: a snapshot's data, which a writer sends, decodes
+// or is refused; its peer map keeps only IDs that match their peer.
+func FuzzDecodeSnapshotRef(f *testing.F) {
+	good, _ := json.Marshal(snapshotRef{Root: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", State: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", Peers: map[string]string{"1": "v1"}})
+	f.Add(good)
+	f.Add([]byte(`{"root":"","state":"x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ref, c, err := decodeSnapshotRef(b)
+		if err != nil {
+			return
+		}
+		if !c.Defined() {
+			t.Fatal("accepted a snapshot without a state CID")
+		}
+		for id, p := range ref.peersOf() {
+			if RaftID(p) != id {
+				t.Fatalf("peer %s kept under id %d", p, id)
+			}
+		}
+	})
+}

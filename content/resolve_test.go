@@ -1,0 +1,59 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestResolvePath(t *testing.T) {
+	ctx := context.Background()
+	st := NewMemStore()
+	tree := fstest.MapFS{"a/b/c.txt": {Data: []byte("hello")}, "a/d.txt": {Data: []byte("d")}}
+	root, _, err := ImportTree(ctx, tree, ".", st, TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{root.String() + "/a/b/c.txt", nil},
+		{"/ipfs/" + root.String() + "/a/d.txt", nil},
+		{root.String(), nil},
+		{root.String() + "/a/nope", fs.ErrNotExist},
+		{root.String() + "/a/d.txt/x", ErrNotDirectory},
+		{root.String() + "/a/../a", ErrInvalidOption},
+		{"notacid/a", ErrUnsupportedCID},
+	} {
+		c, names, err := ParseIPFSPath(tc.path)
+		if err == nil {
+			_, err = ResolvePath(ctx, st, c, names)
+		}
+		if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
+			t.Errorf("%s: %v, want %v", tc.path, err, tc.want)
+		}
+	}
+}
+
+func FuzzParseIPFSPath(f *testing.F) {
+	f.Add("/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku/a/b")
+	f.Add("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku//x/")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, names, err := ParseIPFSPath(s)
+		if err != nil {
+			return
+		}
+		if !c.Defined() {
+			t.Fatal("no CID")
+		}
+		for _, n := range names {
+			if n == "" || n == "." || n == ".." || strings.Contains(n, "/") {
+				t.Fatalf("%q gave the name %q", s, n)
+			}
+		}
+	})
+}
