@@ -110,7 +110,7 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 				default:
 					if made < cap(free) {
 						made++
-						buf = make([]byte, opts.ChunkSize)
+						buf = getChunkBuffer(opts.ChunkSize)
 						break
 					}
 					select {
@@ -212,6 +212,11 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 		}
 	}
 	err = g.Wait()
+	// The buffers back in free are idle for good: keep them for the next
+	// Import (one the reader still holds, blocked in a Read, is dropped).
+	for len(free) > 0 {
+		putChunkBuffer(<-free)
+	}
 	if buildErr != nil {
 		return FileRoot{}, buildErr
 	}
@@ -245,4 +250,24 @@ func putAll(ctx context.Context, dst BlockPutter, blocks []Block) error {
 		}
 	}
 	return nil
+}
+
+// chunkBuffers keeps idle chunk buffers between Imports, one pool per
+// chunk size: a server importing many small files would otherwise allocate
+// (and clear) a whole chunk for each.
+var chunkBuffers sync.Map // int → *sync.Pool of *[]byte
+
+func getChunkBuffer(size int) []byte {
+	if p, ok := chunkBuffers.Load(size); ok {
+		if b, ok := p.(*sync.Pool).Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, size)
+}
+
+func putChunkBuffer(b []byte) {
+	p, _ := chunkBuffers.LoadOrStore(cap(b), &sync.Pool{})
+	b = b[:cap(b)]
+	p.(*sync.Pool).Put(&b)
 }

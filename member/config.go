@@ -103,7 +103,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.TickInterval = DefaultTickInterval
 	}
 	if c.PublishEvery == 0 {
-		c.PublishEvery = 10
+		c.PublishEvery = 20
 	}
 	if c.SnapshotEvery == 0 {
 		c.SnapshotEvery = DefaultSnapshotEvery
