@@ -102,6 +102,28 @@ func fsClient(fl *flag.FlagSet, apiURL, level string) (*fsclient.Client, error) 
 	return c, nil
 }
 
+// fsStart parses a fs command's flags, checks that n arguments (as names
+// says) follow, and makes its client of the daemon at *apiURL reading at
+// *level (level nil: strong). The flags are read once parsed.
+func fsStart(fl *flag.FlagSet, args []string, n int, names string, apiURL, level *string) ([]string, *fsclient.Client, error) {
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := wantArgs(fl, pos, n, names); err != nil {
+		return nil, nil, err
+	}
+	l := ""
+	if level != nil {
+		l = *level
+	}
+	c, err := fsClient(fl, *apiURL, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pos, c, nil
+}
+
 // wantArgs checks that pos holds exactly the n arguments names says.
 func wantArgs(fl *flag.FlagSet, pos []string, n int, names string) error {
 	if len(pos) != n {

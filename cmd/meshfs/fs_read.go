@@ -22,14 +22,7 @@ func runFSCat(ctx context.Context, args []string, std stdio) error {
 			"output: the version the daemon finds at the start, whatever is written\n"+
 			"meanwhile, verified block by block.", std)
 	level := consistencyFlag(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 1, "exactly one PATH"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, *level)
+	pos, c, err := fsStart(fl, args, 1, "exactly one PATH", apiURL, level)
 	if err != nil {
 		return err
 	}
@@ -140,14 +133,7 @@ func runFSStat(ctx context.Context, args []string, std stdio) error {
 			"(octal), size, mtime (RFC 3339), mtime_ns, cid, ino, target.", std)
 	asJSON := fl.Bool("json", false, "print the API's JSON object")
 	level := consistencyFlag(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 1, "exactly one PATH"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, *level)
+	pos, c, err := fsStart(fl, args, 1, "exactly one PATH", apiURL, level)
 	if err != nil {
 		return err
 	}
@@ -189,14 +175,7 @@ func runFSRoot(ctx context.Context, args []string, std stdio) error {
 			"--json prints {\"cid\", \"term\", \"index\", \"writer\"}.", std)
 	asJSON := fl.Bool("json", false, "print the API's JSON object")
 	level := consistencyFlag(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, *level)
+	_, c, err := fsStart(fl, args, 0, "no arguments", apiURL, level)
 	if err != nil {
 		return err
 	}
@@ -219,14 +198,7 @@ func runFSWriter(ctx context.Context, args []string, std stdio) error {
 			"daemon's own part (voter or not, applied and published index). It\n"+
 			"asks no other peer. --json prints the API's object.", std)
 	asJSON := fl.Bool("json", false, "print the API's JSON object")
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, "")
+	_, c, err := fsStart(fl, args, 0, "no arguments", apiURL, nil)
 	if err != nil {
 		return err
 	}

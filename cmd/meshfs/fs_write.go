@@ -166,14 +166,7 @@ func runFSMv(ctx context.Context, args []string, std stdio) error {
 	fl, apiURL := fsFlags("mv", "[options] SRC DST",
 		"Moves SRC to DST atomically, replacing a file at DST, or an empty\n"+
 			"directory when SRC is a directory.", std)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 2, "SRC and DST"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, "")
+	pos, c, err := fsStart(fl, args, 2, "SRC and DST", apiURL, nil)
 	if err != nil {
 		return err
 	}
@@ -187,14 +180,7 @@ func runFSRm(ctx context.Context, args []string, std stdio) error {
 			"PATH is no error.", std)
 	recursive := fl.Bool("r", false, "remove a directory and everything below it")
 	force := fl.Bool("f", false, "no error if PATH does not exist")
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 1, "exactly one PATH"); err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, "")
+	pos, c, err := fsStart(fl, args, 1, "exactly one PATH", apiURL, nil)
 	if err != nil {
 		return err
 	}
