@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.etcd.io/raft/v3"
+	"slices"
 	"time"
 
 	"meshfs/namespace"
@@ -62,7 +64,7 @@ func (m *Member) voterLocal(ctx context.Context, from, peer string, remove bool)
 
 // waitChange runs propose on the loop and waits for the change's fate.
 func (m *Member) waitChange(ctx context.Context, propose func(*loop, chan result)) (answer, error) {
-	if !m.isRunning() {
+	if !m.isVoter() {
 		return answer{}, &notWriterError{}
 	}
 	done := make(chan result, 1)
@@ -86,7 +88,8 @@ func (m *Member) waitChange(ctx context.Context, propose func(*loop, chan result
 // retryable reports whether a change refused with err certainly did not
 // happen and may go to another writer.
 func retryable(err error) bool {
-	return errors.Is(err, ErrNotWriter) || errors.Is(err, namespace.ErrStaleTerm) || errors.Is(err, ErrNotSent)
+	return errors.Is(err, ErrNotWriter) || errors.Is(err, namespace.ErrStaleTerm) || errors.Is(err, ErrNotSent) ||
+		errors.Is(err, raft.ErrProposalDropped) || errors.Is(err, ErrConfChangePending)
 }
 
 // ErrNotSent is what a Transport wraps when a request certainly did not
@@ -99,8 +102,12 @@ var ErrNotSent = errors.New("request not sent")
 func (m *Member) toWriter(ctx context.Context, req request, local func(context.Context) (answer, error)) (answer, error) {
 	var last error
 	backoff := 5 * time.Millisecond
+	named, redirects := "", 0 // the writer the last refusal named
 	for attempt := 0; ; attempt++ {
 		target := m.writerTarget(attempt)
+		if named != "" {
+			target, named = named, ""
+		}
 		var a answer
 		var err error
 		if target == m.cfg.Self {
@@ -112,11 +119,13 @@ func (m *Member) toWriter(ctx context.Context, req request, local func(context.C
 			return a, err
 		}
 		var nw *notWriterError
-		if errors.As(err, &nw) && nw.writer != "" && nw.writer != target {
+		if errors.As(err, &nw) && nw.writer != "" && nw.writer != target && redirects < 3 {
 			m.setWriterHint(nw.writer)
-			last = err
+			named, last = nw.writer, err
+			redirects++
 			continue // go straight to the writer named
 		}
+		redirects = 0
 		m.setWriterHint("")
 		last = err
 		select {
@@ -165,7 +174,7 @@ func (m *Member) writerTarget(attempt int) string {
 	if m.view.Writer != "" {
 		return m.view.Writer
 	}
-	if m.running {
+	if m.running && slices.Contains(m.view.Voters, m.cfg.Self) {
 		return m.cfg.Self // the local replica answers, or names the writer
 	}
 	m.hint++

@@ -43,6 +43,7 @@ var errorKinds = []struct {
 	{"notallowed", ErrNotAllowed},
 	{"nowriter", ErrNoWriter},
 	{"notwriter", ErrNotWriter},
+	{"confpending", ErrConfChangePending},
 	{"unknown", ErrUnknownOutcome},
 	{"closed", ErrClosed},
 	{"badrequest", ErrBadRequest},

@@ -1,7 +1,9 @@
 package member
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -26,6 +28,7 @@ type loop struct {
 	nextRead   uint64
 	waiting    []*readWait // reads waiting for the replica to apply an index
 	wasWriter  bool
+	renderAll  bool // a rendering's blocks were dropped
 	compacting bool // a snapshot's state is on its way to the mesh
 	tick       uint64
 	published  uint64 // index of the last root handed to the publisher
@@ -48,6 +51,7 @@ type result struct {
 
 // readWait is a read waiting for its index.
 type readWait struct {
+	ctx   context.Context // the caller's: once done, the read is dropped
 	index uint64
 	run   func(*namespace.State, uint64)
 }
@@ -195,7 +199,8 @@ func (l *loop) applied(a namespace.Applied) {
 func (l *loop) failAll(err error) {
 	for id, p := range l.pending {
 		delete(l.pending, id)
-		p.done <- result{err: err}
+		// Proposed, maybe replicated: the others may still commit it.
+		p.done <- result{err: fmt.Errorf("%w: %w", ErrUnknownOutcome, err)}
 	}
 	fail := func(r *readWait) { r.run(nil, 0) }
 	for _, r := range l.queued {
@@ -214,6 +219,14 @@ func (l *loop) failAll(err error) {
 
 // askReads asks one ReadIndex for every strong read queued since the last.
 func (l *loop) askReads() {
+	live := l.queued[:0]
+	for _, r := range l.queued {
+		if r.ctx.Err() == nil {
+			live = append(live, r)
+		}
+	}
+	clear(l.queued[len(live):])
+	l.queued = live
 	if len(l.queued) == 0 {
 		return
 	}
@@ -228,7 +241,11 @@ func (l *loop) retryReads() {
 	for ctx, b := range l.inflight {
 		if l.tick-b.asked >= readRetryTicks {
 			delete(l.inflight, ctx)
-			l.queued = append(l.queued, b.reads...)
+			for _, r := range b.reads {
+				if r.ctx.Err() == nil { // the caller still waits
+					l.queued = append(l.queued, r)
+				}
+			}
 		}
 	}
 }
@@ -238,9 +255,11 @@ func (l *loop) runReads() {
 	applied := l.rep.AppliedIndex()
 	keep := l.waiting[:0]
 	for _, r := range l.waiting {
-		if r.index <= applied {
+		switch {
+		case r.ctx.Err() != nil: // the caller gave up
+		case r.index <= applied:
 			r.run(l.rep.State(), applied)
-		} else {
+		default:
 			keep = append(keep, r)
 		}
 	}
@@ -305,9 +324,17 @@ func (l *loop) proposeVoter(from, peer string, remove bool, done chan result) {
 		done <- result{err: l.notWriter()}
 		return
 	}
-	if !slices.Contains(l.m.view.Voters, from) && from != l.m.cfg.Self {
+	if !l.isVoter(from) && from != l.m.cfg.Self {
 		done <- result{err: notAllowed(from)}
 		return
+	}
+	for _, p := range l.pending {
+		if p.conf != 0 {
+			// Raft turns a second change into an empty entry while one is
+			// unapplied: refuse it here (certainly not applied: retryable).
+			done <- result{err: ErrConfChangePending}
+			return
+		}
 	}
 	typ := raftpb.ConfChangeType_ConfChangeAddNode
 	if remove {
@@ -325,16 +352,22 @@ func (l *loop) proposeVoter(from, peer string, remove bool, done chan result) {
 // mayWrite reports whether from may change the tree: a voter, or a peer
 // on the access list.
 func (l *loop) mayWrite(from string) bool {
-	if from == l.m.cfg.Self {
-		return true
-	}
+	return from == l.m.cfg.Self || l.isVoter(from) || l.rep.State().Allowed(from)
+}
+
+// isVoter reports whether peer is a voter of the applied configuration.
+func (l *loop) isVoter(peer string) bool {
 	for _, id := range l.rep.Voters() {
-		if l.peers[id] == from {
+		if l.peers[id] == peer {
 			return true
 		}
 	}
-	return l.rep.State().Allowed(from)
+	return false
 }
+
+// ErrConfChangePending reports a voter change asked for while another is
+// not yet applied; it was not made (ask again).
+var ErrConfChangePending = errors.New("another voter change is under way")
 
 func (l *loop) notWriter() error {
 	term, lead := l.rep.Writer()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -29,13 +30,16 @@ type Member struct {
 	calls chan func(*loop) // run on the Raft loop's goroutine
 	inbox chan *raftpb.Message
 
-	mu      sync.Mutex
-	view    View
-	seen    uint64 // the highest index this member has returned
-	running bool   // a replica loop runs
-	senders map[string]chan []byte
-	wal     *namespace.WAL
-	hint    int // round-robin position over voters
+	startMu  sync.Mutex // held by startReplica
+	mu       sync.Mutex
+	view     View
+	seen     uint64 // the highest index this member has returned
+	running  bool   // a replica loop runs
+	senders  map[string]chan []byte
+	wal      *namespace.WAL
+	hint     int             // round-robin position over voters
+	learning atomic.Bool     // learnVoters is asking
+	learned  map[string]bool // voters a voter told of, not yet in the view
 	// restoredPeers holds the voters named by snapshots restored, for the
 	// loop's Raft ID → peer ID map.
 	restoredPeers map[uint64]string
@@ -68,6 +72,7 @@ func New(cfg Config) (*Member, error) {
 		inbox:         make(chan *raftpb.Message, 4096),
 		senders:       map[string]chan []byte{},
 		restoredPeers: map[uint64]string{},
+		learned:       map[string]bool{},
 	}
 	m.view = View{Namespace: cfg.Namespace, Self: cfg.Self, Voters: slices.Clone(cfg.Voters)}
 	if slices.Contains(cfg.Voters, cfg.Self) || m.hasLog() {
@@ -91,6 +96,10 @@ func (m *Member) hasLog() bool {
 // startReplica opens the log and starts the Raft loop; voters is the
 // first configuration (nil when joining a namespace that added this peer).
 func (m *Member) startReplica(voters []string) error {
+	// One start at a time (two would open the log twice), held across the
+	// restore, which takes m.mu itself.
+	m.startMu.Lock()
+	defer m.startMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.running {
@@ -134,7 +143,9 @@ func (m *Member) startReplica(voters []string) error {
 	}
 	m.running = true
 	m.view.Voter = true
-	l = &loop{m: m, rep: rep, peers: peers, pending: map[uint64]*proposal{}, inflight: map[uint64]*readBatch{}}
+	// Read contexts start from the clock, so an answer to a read asked
+	// before a restart cannot pass for one asked after it.
+	l = &loop{m: m, rep: rep, nextRead: uint64(m.cfg.Now().UnixNano()), peers: peers, pending: map[uint64]*proposal{}, inflight: map[uint64]*readBatch{}}
 	ticks := m.cfg.Ticks
 	var ticker *time.Ticker
 	if ticks == nil {
@@ -174,8 +185,20 @@ func (m *Member) View() View {
 }
 
 // Voters returns the namespace's voters as this member knows them (what
-// root records must be signed by).
-func (m *Member) Voters() []string { return m.View().Voters }
+// root records must be signed by): those of its last applied
+// configuration, and those a voter told it of since.
+func (m *Member) Voters() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Clone(m.view.Voters)
+	for p := range m.learned {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // saw records that this member returned a result as of index.
 func (m *Member) saw(index uint64) {
@@ -209,6 +232,15 @@ func (m *Member) isRunning() bool {
 	return m.running
 }
 
+// isVoter reports whether a replica runs here and this peer is among the
+// voters of its last applied configuration: a removed voter's replica
+// gets no more entries, so it must not answer reads or take changes.
+func (m *Member) isVoter() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running && slices.Contains(m.view.Voters, m.cfg.Self)
+}
+
 // HandleRaft takes a Raft message that peer from sent. Messages that do not
 // come from a voter of this namespace, or claim another sender, are
 // dropped; a message to a peer that is not yet a voter here makes it join
@@ -218,10 +250,23 @@ func (m *Member) HandleRaft(from string, data []byte) {
 	if err := proto.Unmarshal(data, &msg); err != nil {
 		return
 	}
-	if msg.GetFrom() != RaftID(from) || msg.GetTo() != m.rid || !slices.Contains(m.Voters(), from) {
+	if msg.GetFrom() != RaftID(from) || msg.GetTo() != m.rid {
+		return
+	}
+	if !slices.Contains(m.Voters(), from) {
+		// A voter added while this replica was away (and maybe the writer
+		// now): ask the voters this member knows whether it is one.
+		m.learnVoters(from)
 		return
 	}
 	if !m.isRunning() {
+		// Only the writer's traffic makes a peer join, never a stray
+		// message from a voter.
+		switch msg.GetType() {
+		case raftpb.MessageType_MsgApp, raftpb.MessageType_MsgSnap, raftpb.MessageType_MsgHeartbeat:
+		default:
+			return
+		}
 		if err := m.startReplica(nil); err != nil {
 			return
 		}
@@ -280,4 +325,35 @@ func (m *Member) sendLoop(to string, q chan []byte) {
 			}
 		}
 	}
+}
+
+// learnVoters asks a known voter for the current voters, at most one
+// question at a time, because peer sent Raft traffic though it is not a
+// voter here. If it is one now, it joins the view and the loop's peers.
+func (m *Member) learnVoters(peer string) {
+	if !m.learning.CompareAndSwap(false, true) {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer m.learning.Store(false)
+		ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+		defer cancel()
+		for _, v := range m.Voters() {
+			if v == m.cfg.Self || v == peer {
+				continue
+			}
+			a, err := m.ask(ctx, v, request{Kind: kindWriter})
+			if err != nil || !slices.Contains(a.Voters, peer) {
+				continue
+			}
+			m.mu.Lock()
+			m.learned[peer] = true
+			m.mu.Unlock()
+			id := RaftID(peer)
+			_ = m.call(ctx, func(l *loop) { l.peers[id] = peer })
+			return
+		}
+	}()
 }

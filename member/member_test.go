@@ -2,6 +2,7 @@ package member
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"testing"
@@ -160,7 +161,7 @@ func TestRestartKeepsTheTree(t *testing.T) {
 
 func TestVotersJoinAndLeaveThroughConfChanges(t *testing.T) {
 	n := newMemNet()
-	voters, others := startMembers(t, n, 3, 1)
+	voters, others := startMembers(t, n, 3, 3)
 	waitWriter(t, voters...)
 	ctx := ctxT(t, 30*time.Second)
 	for _, p := range []string{"/a", "/b"} {
@@ -211,4 +212,29 @@ func TestVotersJoinAndLeaveThroughConfChanges(t *testing.T) {
 			t.Fatalf("%s sees voters %v after removing v2", m.cfg.Self, v)
 		}
 	}
+	// The removed voter, back on the network, reads through the voters
+	// (its own replica gets no more entries).
+	n.cut("v2", false)
+	if _, err := voters[2].Stat(ctx, Strong, "/c"); err != nil {
+		t.Fatalf("the removed voter's strong read: %v", err)
+	}
+	// Two voter changes at once: Raft takes one at a time; both end up made.
+	errs := make(chan error, 2)
+	for _, id := range []string{"o1", "o2"} {
+		go func() {
+			_, err := voters[0].SetVoter(ctx, id, false)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent voter change: %v", err)
+		}
+	}
+	poll(t, func() error {
+		if v := voters[0].View().Voters; len(v) != 5 {
+			return fmt.Errorf("after adding o1 and o2: voters %v", v)
+		}
+		return nil
+	})
 }

@@ -25,22 +25,32 @@ type publication struct {
 // render renders the applied tree and queues its new blocks for the mesh.
 func (l *loop) render(sign bool) (*publication, error) {
 	var blocks collect
-	root, err := l.rep.State().Render(blocks.put)
+	render := l.rep.State().Render
+	if l.renderAll {
+		render = l.rep.State().RenderAll // a rendering was dropped: all again
+	}
+	root, err := render(blocks.put)
 	if err != nil {
 		return nil, err
 	}
-	term, _ := l.rep.Writer()
 	p := &publication{
 		record: RootRecord{
-			Namespace: l.m.cfg.Namespace, Root: root, Term: term,
+			// The term of the entry the tree is as of, which only grows
+			// along the log (a new writer behind its predecessor must not
+			// outrank the predecessor's records).
+			Namespace: l.m.cfg.Namespace, Root: root, Term: l.rep.AppliedTerm(),
 			Index: l.rep.AppliedIndex(), Time: l.m.cfg.Now().UnixNano(), Writer: l.m.cfg.Self,
 		},
 		blocks: blocks, sign: sign, done: make(chan struct{}),
 	}
 	select {
 	case l.publisher <- p:
+		l.renderAll = false
 		return p, nil
 	default:
+		// Dropped: the next rendering hands over every block, not only
+		// those new since this one.
+		l.renderAll = true
 		return nil, fmt.Errorf("member: %d renderings waiting for the mesh", cap(l.publisher))
 	}
 }

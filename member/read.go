@@ -66,19 +66,35 @@ func (m *Member) read(ctx context.Context, req request) (answer, error) {
 	if req.Level == "" {
 		req.Level = Strong
 	}
-	if m.isRunning() {
-		a, err := m.readLocal(ctx, req)
+	if m.isVoter() {
+		// This replica answers, unless it cannot confirm the read in a
+		// while: cut off, or removed from the voters without knowing it
+		// (the writer sends no more entries to a removed voter).
+		lctx, cancel := context.WithTimeout(ctx, voterReadTimeout)
+		a, err := m.readLocal(lctx, req)
+		cancel()
 		if err == nil {
 			m.saw(a.Index)
 		}
-		return a, err
+		if !errors.Is(err, ErrNoWriter) || ctx.Err() != nil {
+			return a, err
+		}
 	}
 	var last error
 	v := m.View()
+	var others []string
+	for _, p := range v.Voters {
+		if p != m.cfg.Self {
+			others = append(others, p)
+		}
+	}
+	if len(others) == 0 {
+		return answer{}, fmt.Errorf("%w: no other voter to ask", ErrNoWriter)
+	}
 	backoff := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		target := v.Voters[(attempt+int(RaftID(m.cfg.Self)%7))%len(v.Voters)]
-		if w := m.View().Writer; w != "" && attempt == 0 {
+		target := others[(attempt+int(RaftID(m.cfg.Self)%7))%len(others)]
+		if w := v.Writer; w != "" && w != m.cfg.Self && attempt == 0 {
 			target = w
 		}
 		// A voter cut off from its quorum never confirms a strong read:
@@ -115,7 +131,7 @@ func (m *Member) readLocal(ctx context.Context, req request) (answer, error) {
 		pub *publication
 	}
 	done := make(chan out, 1)
-	w := &readWait{index: req.MinIndex}
+	w := &readWait{ctx: ctx, index: req.MinIndex}
 	var l0 *loop
 	w.run = func(s *namespace.State, applied uint64) {
 		if s == nil {
@@ -149,6 +165,8 @@ func (m *Member) readLocal(ctx context.Context, req request) (answer, error) {
 		return o.a, o.err
 	case <-ctx.Done():
 		return answer{}, fmt.Errorf("%w: the read was not confirmed in time: %w", ErrNoWriter, ctx.Err())
+	case <-m.ctx.Done():
+		return answer{}, ErrClosed
 	}
 }
 
@@ -205,7 +223,7 @@ func infoOf(p string, n namespace.Inode) Info {
 // Writer returns what this member knows of the namespace, asking a voter
 // for the writer, term and voters when it runs no replica itself.
 func (m *Member) Writer(ctx context.Context) (View, error) {
-	if m.isRunning() {
+	if m.isVoter() {
 		return m.View(), nil
 	}
 	v := m.View()

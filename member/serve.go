@@ -46,7 +46,7 @@ func (m *Member) serve(ctx context.Context, from string, b []byte) (answer, erro
 	case kindStat, kindList, kindRoot:
 		// Only voters answer reads for others, and only while they know a
 		// writer (else the caller had better ask another voter).
-		if !m.isRunning() || req.Level == Strong && m.View().Writer == "" {
+		if !m.isVoter() || req.Level == Strong && m.View().Writer == "" {
 			return answer{}, &notWriterError{}
 		}
 		return m.readLocal(ctx, req)

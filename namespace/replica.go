@@ -89,6 +89,8 @@ type Replica struct {
 	restore func(data []byte) (*State, error)
 	state   *State
 	applied uint64
+	// appliedTerm is the term of the entry at applied.
+	appliedTerm uint64
 	// snapIndex is the index of the last snapshot, taken or received.
 	snapIndex uint64
 	// confs is the configuration in force from each index on, oldest
@@ -141,7 +143,7 @@ func NewReplicaWith(id uint64, voters []uint64, storage *raft.MemoryStorage, log
 		if r.state, err = r.restoreState(snap); err != nil {
 			return nil, err
 		}
-		r.applied, r.snapIndex = md.GetIndex(), md.GetIndex()
+		r.applied, r.snapIndex, r.appliedTerm = md.GetIndex(), md.GetIndex(), md.GetTerm()
 		r.confs = []confPoint{{index: md.GetIndex(), cs: md.GetConfState()}}
 	}
 	cfg := &raft.Config{
@@ -152,9 +154,11 @@ func NewReplicaWith(id uint64, voters []uint64, storage *raft.MemoryStorage, log
 		MaxSizePerMsg:   1 << 20,
 		MaxInflightMsgs: 256,
 		CheckQuorum:     true, // a leader that loses its quorum steps down
-		PreVote:         true, // a partitioned replica does not disrupt the term
-		Logger:          &raft.DefaultLogger{Logger: discardLogger()},
-		Applied:         r.applied, // entries up to a snapshot are in State already
+		// A writer removed from the voters steps down at once.
+		StepDownOnRemoval: true,
+		PreVote:           true, // a partitioned replica does not disrupt the term
+		Logger:            &raft.DefaultLogger{Logger: discardLogger()},
+		Applied:           r.applied, // entries up to a snapshot are in State already
 	}
 	rn, err := raft.NewRawNode(cfg)
 	if err != nil {
@@ -217,6 +221,10 @@ func (r *Replica) ReadIndex(ctx uint64) {
 	binary.BigEndian.PutUint64(b[:], ctx)
 	r.rn.ReadIndex(b[:])
 }
+
+// AppliedTerm returns the term of the last entry applied to State (of the
+// snapshot's, if none since): it never decreases along the log.
+func (r *Replica) AppliedTerm() uint64 { return r.appliedTerm }
 
 // AppliedIndex returns the index of the last entry applied to State.
 func (r *Replica) AppliedIndex() uint64 { return r.applied }
@@ -284,7 +292,7 @@ func (r *Replica) Process() (Output, error) {
 				}
 				r.confChanged(e.GetIndex(), r.rn.ApplyConfChange(&c))
 			}
-			r.applied = e.GetIndex()
+			r.applied, r.appliedTerm = e.GetIndex(), e.GetTerm()
 			out.Applied = append(out.Applied, a)
 		}
 		r.rn.Advance(rd)

@@ -153,7 +153,7 @@ func (r *Replica) installSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, e
 		return err
 	}
 	r.state = st
-	r.applied, r.snapIndex = md.GetIndex(), md.GetIndex()
+	r.applied, r.snapIndex, r.appliedTerm = md.GetIndex(), md.GetIndex(), md.GetTerm()
 	r.confs = []confPoint{{index: md.GetIndex(), cs: md.GetConfState()}}
 	return nil
 }

@@ -97,6 +97,12 @@ var errNoNamespace = errors.New("this peer serves no namespace (start the daemon
 // without a quorum a strong read or a change would wait forever.
 const fsRequestTimeout = 60 * time.Second
 
+// nsContext bounds one namespace call of a request that also moves file
+// bytes (whose transfer the bound must not cut).
+func nsContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), fsRequestTimeout)
+}
+
 // needNS refuses namespace requests on a peer that serves none, and bounds
 // the time of those that move no file bytes.
 func (a *api) needNS(h http.HandlerFunc) http.HandlerFunc {
@@ -237,7 +243,9 @@ func (a *api) fsCat(w http.ResponseWriter, r *http.Request) {
 		fsError(w, err)
 		return
 	}
-	info, err := a.ns.Stat(r.Context(), level, p)
+	ctx, cancel := nsContext(r)
+	info, err := a.ns.Stat(ctx, level, p)
+	cancel()
 	if err != nil {
 		fsError(w, err)
 		return
@@ -477,7 +485,10 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if boolArg(r, "parents") {
-		if _, err := a.ns.Do(r.Context(), namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Mtime: a.now().UnixNano(), Parents: true}); err != nil {
+		ctx, cancel := nsContext(r)
+		_, err := a.ns.Do(ctx, namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Mtime: a.now().UnixNano(), Parents: true})
+		cancel()
+		if err != nil {
 			fsError(w, err)
 			return
 		}
@@ -496,7 +507,9 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		if q.Get("create") == "0" || prev.Defined() || ifEmpty {
 			op = namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize, Mtime: a.now().UnixNano(), Prev: prev, IfEmpty: ifEmpty}
 		}
-		c, err := a.ns.Do(r.Context(), op)
+		ctx, cancel := nsContext(r)
+		c, err := a.ns.Do(ctx, op)
+		cancel()
 		if err != nil {
 			fsError(w, err)
 			return
@@ -521,6 +534,10 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		return content.WriteAt(ctx, a.node, a.node, old, at, data, content.ImportOptions{})
 	})
 }
+
+// maxEditAttempts bounds how often an edit starts again because the file
+// changed under it.
+const maxEditAttempts = 16
 
 // maxEditBytes bounds the body of a write at an offset (held in memory).
 const maxEditBytes = 256 << 20
@@ -547,8 +564,9 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 // what was read, trying again when another change came first.
 func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs.FileMode, create bool,
 	change func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error)) {
-	ctx := r.Context()
-	for attempt := 0; ; attempt++ {
+	ctx, cancel := nsContext(r)
+	defer cancel()
+	for attempt := 0; attempt < maxEditAttempts; attempt++ {
 		info, err := a.ns.Stat(ctx, member.Strong, p)
 		if errors.Is(err, fs.ErrNotExist) && create {
 			_, err = a.ns.Do(ctx, namespace.Create{Path: p, Perm: mode, Mtime: a.now().UnixNano(), Exclusive: true})
@@ -576,7 +594,7 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs
 		set := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 			Mtime: a.now().UnixNano(), Prev: old, IfEmpty: !old.Defined()}
 		c, err := a.ns.Do(ctx, set)
-		if errors.Is(err, namespace.ErrConflict) && attempt < 16 {
+		if errors.Is(err, namespace.ErrConflict) {
 			continue
 		}
 		if err != nil {
@@ -586,4 +604,5 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs
 		writeJSON(w, http.StatusOK, fsCommit{Index: c.Index, Term: c.Term, Path: p, CID: root.CID.String(), Size: root.FileSize})
 		return
 	}
+	fsError(w, &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: changed by others %d times while this edit was made", namespace.ErrConflict, maxEditAttempts)})
 }
