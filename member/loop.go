@@ -115,7 +115,7 @@ func (l *loop) process() error {
 	}
 	if out.Restored != nil {
 		l.m.cfg.Logf("namespace: state restored from the snapshot at %d", out.Restored.GetMetadata().GetIndex())
-		l.restored()
+		l.restored(out.Restored.GetData())
 	}
 	l.send(out.Messages)
 	for _, a := range out.Applied {
@@ -141,7 +141,10 @@ func (l *loop) process() error {
 // restored follows a snapshot that replaced the state: its voters join the
 // peer map, and changes still pending here are of unknown fate (the
 // entries the snapshot covers are not applied one by one).
-func (l *loop) restored() {
+func (l *loop) restored(data []byte) {
+	if _, c, err := decodeSnapshotRef(data); err == nil {
+		l.m.dropStates(c)
+	}
 	l.m.mu.Lock()
 	for id, p := range l.m.restoredPeers {
 		l.peers[id] = p

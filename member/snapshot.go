@@ -15,6 +15,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"meshfs/content"
+	"meshfs/internal/atomicfile"
 	"meshfs/namespace"
 )
 
@@ -26,9 +27,10 @@ const DefaultSnapshotEvery = 10000
 // so a follower a little behind gets entries, not the snapshot.
 const DefaultSnapshotKeep = 1000
 
-// stateFile keeps, beside the Raft log, the state bytes of the last
-// snapshot, so a restart does not need the mesh.
-const stateFile = "snapshot.state"
+// State files keep, beside the Raft log, the state bytes of snapshots, named
+// by their CID (state-CID), so a restart does not need the mesh; all but
+// the one the log names are removed once a newer snapshot is in the log.
+const stateFilePrefix = "state-"
 
 // snapshotRef is a Raft snapshot's data: the tree's root and the CID of
 // its full state (State.MarshalBinary, a file in the mesh), and the peer
@@ -91,17 +93,17 @@ func (m *Member) restore(data []byte) (*namespace.State, error) {
 		if b, err = io.ReadAll(fr); err != nil {
 			return nil, fmt.Errorf("member: snapshot state %s: %w", stateCID, err)
 		}
-		m.keepState(b)
+		m.keepState(stateCID, b)
 	}
 	return namespace.UnmarshalState(b)
 }
 
-// localState returns the kept state bytes if they hash to want.
+// localState returns the kept state bytes of the state want, checked.
 func (m *Member) localState(want cid.Cid) ([]byte, error) {
 	if m.cfg.Dir == "" {
 		return nil, errors.New("no local copy")
 	}
-	b, err := os.ReadFile(filepath.Join(m.cfg.Dir, stateFile))
+	b, err := os.ReadFile(filepath.Join(m.cfg.Dir, stateFilePrefix+want.String()))
 	if err != nil {
 		return nil, err
 	}
@@ -112,21 +114,26 @@ func (m *Member) localState(want cid.Cid) ([]byte, error) {
 	return b, nil
 }
 
-// keepState writes the state bytes beside the log (best effort: the mesh
-// has them too).
-func (m *Member) keepState(b []byte) {
+// keepState writes the state bytes of the state c beside the log (best
+// effort: the mesh has them too).
+func (m *Member) keepState(c cid.Cid, b []byte) {
 	if m.cfg.Dir == "" {
 		return
 	}
-	tmp := filepath.Join(m.cfg.Dir, stateFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	_ = atomicfile.WriteFile(filepath.Join(m.cfg.Dir, stateFilePrefix+c.String()), b, 0o600)
+}
+
+// dropStates removes the kept states but keep's.
+func (m *Member) dropStates(keep cid.Cid) {
+	if m.cfg.Dir == "" {
 		return
 	}
-	if f, err := os.Open(tmp); err == nil {
-		_ = f.Sync()
-		f.Close()
+	old, _ := filepath.Glob(filepath.Join(m.cfg.Dir, stateFilePrefix+"*"))
+	for _, p := range old {
+		if filepath.Base(p) != stateFilePrefix+keep.String() {
+			os.Remove(p)
+		}
 	}
-	_ = os.Rename(tmp, filepath.Join(m.cfg.Dir, stateFile))
 }
 
 type discardBlocks struct{}
@@ -177,7 +184,7 @@ func (l *loop) maybeCompact(need bool) {
 		}
 		var data []byte
 		if err == nil {
-			m.keepState(state)
+			m.keepState(root.CID, state)
 			data, err = json.Marshal(snapshotRef{Root: pub.record.Root.String(), State: root.CID.String(), Peers: peers})
 		}
 		_ = m.call(m.ctx, func(l *loop) {
@@ -189,6 +196,7 @@ func (l *loop) maybeCompact(need bool) {
 				l.m.cfg.Logf("namespace: snapshot at %d: %v", applied, err)
 				return
 			}
+			l.m.dropStates(root.CID)
 			l.m.cfg.Logf("namespace: snapshot at %d (state %s, %d bytes)", applied, root.CID, len(state))
 		})
 	}()

@@ -62,6 +62,13 @@ func TestSnapshotsCompactTheLogAndCatchUpNewVoters(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("v1's log after 150 changes with snapshots every 40: %d bytes", fi.Size())
+	// One kept state beside the log: the one its snapshot names.
+	poll(t, func() error {
+		if kept, _ := filepath.Glob(filepath.Join(dirs["v1"], stateFilePrefix+"*")); len(kept) != 1 {
+			return fmt.Errorf("v1 keeps %d states: %v", len(kept), kept)
+		}
+		return nil
+	})
 
 	// A restarted voter comes back from its snapshot and log.
 	ms[1].Close()
