@@ -265,4 +265,37 @@ func TestNamespaceOnRealDaemons(t *testing.T) {
 	}
 	s.check("strong", all...)
 	s.check("sequential", all...)
+
+	t.Log("a voter joins through a configuration change and counts in the quorum")
+	if a, err := fsCall(ctx, s.api(1), "voters", url.Values{"arg": {net.Peer(3).ID}}, []byte{}); err != nil || a.Status != http.StatusOK {
+		t.Fatalf("add peer 3 as a voter: %+v %v", a, err)
+	}
+	err = waitFor(ctx, 30*time.Second, func() error {
+		var v struct {
+			Voter  bool     `json:"voter"`
+			Voters []string `json:"voters"`
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.api(3)+"/api/v0/fs/writer", nil)
+		if err := call(req, &v); err != nil {
+			return err
+		}
+		if !v.Voter || len(v.Voters) != 4 {
+			return fmt.Errorf("peer 3: voter %v, voters %v", v.Voter, v.Voters)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 voters: with one of the first three down, 3 still make a quorum.
+	w4, err := net.WaitWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := (w4.Index + 1) % 3
+	if err := net.Kill(down); err != nil {
+		t.Fatal(err)
+	}
+	s.write(3, "/after-join", 3000)
+	s.check("strong", 3, 4, w4.Index)
 }
