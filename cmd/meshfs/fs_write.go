@@ -36,18 +36,11 @@ func runFSMkdir(ctx context.Context, args []string, std stdio) error {
 			"namespace, whatever the number of directories made.", std)
 	parents := fl.Bool("p", false, "make missing parents; no error if PATH is a directory")
 	mode := modeFlag(fl, "0755")
-	pos, err := parseFlags(fl, args)
+	pos, c, err := fsStart(fl, args, 1, "exactly one PATH", apiURL, nil)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 1, "exactly one PATH"); err != nil {
 		return err
 	}
 	perm, err := parseMode(fl, *mode)
-	if err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, "")
 	if err != nil {
 		return err
 	}
@@ -111,18 +104,11 @@ func runFSPut(ctx context.Context, args []string, std stdio) error {
 	mode := modeFlag(fl, "0644")
 	quiet := fl.Bool("q", false, "print only the CID")
 	progressMode := fl.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
-	pos, err := parseFlags(fl, args)
+	pos, c, err := fsStart(fl, args, 2, "LOCALFILE and PATH", apiURL, nil)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fl, pos, 2, "LOCALFILE and PATH"); err != nil {
 		return err
 	}
 	perm, err := parseMode(fl, *mode)
-	if err != nil {
-		return err
-	}
-	c, err := fsClient(fl, *apiURL, "")
 	if err != nil {
 		return err
 	}
