@@ -7,7 +7,7 @@ RUN_DIR := .run
 WASM_PKGS := $(foreach d,content namespace fsclient wasm,$(if $(wildcard $(d)/*.go),./$(d)/...))
 FUZZTIME ?= 20s
 
-.PHONY: all build run test verify unit fuzz bench clean
+.PHONY: all build run test verify unit fuzz bench chaos clean
 
 all: build
 
@@ -39,6 +39,12 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# The long chaos pass: SEED (comma-separated seeds) and DURATION (per seed).
+SEED ?= 1,2,3
+DURATION ?= 5m
+chaos:
+	$(GO) test -count=1 -timeout 0 -v -run '^TestChaos$$' ./testnet/chaos -chaos.seeds=$(SEED) -chaos.duration=$(DURATION)
 
 bench: build
 	$(GO) run ./bench/content --bin $(BIN)

@@ -1,0 +1,76 @@
+package chaos
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"meshfs/testnet"
+)
+
+var (
+	duration = flag.Duration("chaos.duration", 25*time.Second, "how long each seed's workload runs under the nemesis")
+	seeds    = flag.String("chaos.seeds", "1,2", "the nemesis and workload seeds, comma-separated")
+)
+
+// binary is the meshfs binary built once for the package's tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(func() int {
+		if testing.Short() {
+			return m.Run()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		bin, cleanup, err := testnet.BuildInTemp(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "build:", err)
+			return 1
+		}
+		defer cleanup()
+		binary = bin
+		return m.Run()
+	}())
+}
+
+// TestChaos runs the register workload under the nemesis on 5 daemons (3
+// voters) for each seed and checks linearizability, lost writes (the
+// final reads) and one writer per term.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 5 daemons and kills them")
+	}
+	for _, s := range strings.Split(*seeds, ",") {
+		seed, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			t.Fatalf("-chaos.seeds: %v", err)
+		}
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), *duration+5*time.Minute)
+			defer cancel()
+			net, err := testnet.Start(ctx, testnet.Config{Binary: binary, Dir: t.TempDir(), Peers: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer net.Close()
+			sum, err := Run(ctx, Config{
+				Net: net, Voters: 3, Seed: seed, Duration: *duration, Clients: 6, Paths: 5,
+				Dir: t.TempDir(), Logf: t.Logf,
+			})
+			t.Log(sum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.OK == 0 || sum.Result != "Ok" {
+				t.Fatalf("nothing acknowledged or not linearizable: %v", sum)
+			}
+		})
+	}
+}
