@@ -42,6 +42,7 @@ var commands = []command{
 	{"get", "fetch a file from the mesh into a local file", runGet},
 	{"ls", "list a directory's entries (local repo)", runLs},
 	{"fs", "the namespace, a shared file tree: ls, cat, write, mkdir, mv, rm... (meshfs fs help)", runFS},
+	{"mount", "mount the namespace as a FUSE file system (Linux)", runMount},
 	{"block", "block where CID: the peers that hold a block", runBlock},
 	{"status", "the daemon's peer, connections, storage and repair", runStatus},
 	{"peers", "the daemon's connected peers", runPeers},

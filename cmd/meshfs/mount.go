@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"meshfs/mount"
+)
+
+// unmountRetry is how often `meshfs mount` tries again to unmount a busy
+// mount after a signal.
+const unmountRetry = time.Second
+
+// runMount runs `meshfs mount MOUNTPOINT`: the namespace as a FUSE file
+// system, in the foreground, until a signal or an external unmount.
+func runMount(ctx context.Context, args []string, std stdio) error {
+	def := mount.DefaultConfig()
+	fl := newFlags("mount", "[options] MOUNTPOINT",
+		"Mounts the namespace of the daemon at --api on the empty directory\n"+
+			"MOUNTPOINT (needs /dev/fuse and root), prints a line once it is ready,\n"+
+			"and serves it until SIGINT or SIGTERM (then unmounts) or until it is\n"+
+			"unmounted (umount MOUNTPOINT).\n\n"+
+			"Files have close-to-open semantics: writes stay in this process until\n"+
+			"fsync or close commits them as one change, which every strong read on\n"+
+			"any peer then sees; an open reads the content committed when it\n"+
+			"opened. Attributes and entries are cached for --attr-ttl, so changes\n"+
+			"made elsewhere may take that long to show. The namespace keeps no\n"+
+			"owners: every file is shown as the mounting user's, and chown fails.\n"+
+			"A daemon call that takes longer than --timeout fails with EIO.", std.errout)
+	apiURL := apiFlag(fl)
+	level := consistencyFlag(fl)
+	timeout := fl.Duration("timeout", def.Timeout, "bound on every call to the daemon (a read, a commit...)")
+	ttl := fl.Duration("attr-ttl", def.AttrTTL, "how long the kernel caches attributes and entries")
+	debug := fl.Bool("debug", false, "log every FUSE request to standard error")
+	pos, c, err := fsStart(fl, args, 1, "exactly one MOUNTPOINT", apiURL, level)
+	if err != nil {
+		return err
+	}
+	cfg := def
+	cfg.Timeout, cfg.AttrTTL, cfg.Debug = *timeout, *ttl, *debug
+	if err := cfg.Validate(); err != nil {
+		return usageErr(fl, "%v", err)
+	}
+	server, err := mount.Mount(pos[0], c, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "meshfs mounted at %s (the namespace of %s); Ctrl-C unmounts\n", pos[0], *apiURL)
+	unmounted := make(chan struct{})
+	go func() {
+		server.Wait()
+		close(unmounted)
+	}()
+	select {
+	case <-unmounted:
+		return nil
+	case <-ctx.Done():
+	}
+	retry := time.NewTicker(unmountRetry)
+	defer retry.Stop()
+	for {
+		err := server.Unmount()
+		if err == nil {
+			<-unmounted
+			return nil
+		}
+		fmt.Fprintf(std.errout, "meshfs mount: unmount %s: %v; trying again (close what is open there; another signal quits)\n", pos[0], err)
+		select {
+		case <-unmounted:
+			return nil
+		case <-retry.C:
+		}
+	}
+}

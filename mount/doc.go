@@ -1,0 +1,38 @@
+// Package mount serves a meshfs namespace as a FUSE file system: a
+// go-fuse v2 node tree ([github.com/hanwen/go-fuse/v2/fs]) over an
+// [fsclient.Client], so plain programs (cp, diff, git) read and write the
+// shared tree through the kernel.
+//
+// [Mount] mounts a client's namespace at a directory and returns the
+// running server; [Config] says how long each call may take and how long
+// the kernel may cache what it was told. Every operation maps onto one or
+// a few calls of the daemon's API, each bounded by [Config.Timeout]: a
+// daemon that does not answer makes the call fail with EIO, never hang.
+//
+// # Semantics
+//
+// Files have close-to-open semantics, those of [fsclient.File]: an open
+// file is pinned to the content its open saw; writes stay in the mount
+// process (in memory, in a temporary file past fsclient's memory limit)
+// until fsync(2) or close(2) commits them as one change of the namespace,
+// which every strong read on any peer sees once the call returns. The last
+// file to commit wins, whole. A commit goes to the path the file was
+// opened at: if the file was renamed or removed while open, the commit
+// fails (EIO or ENOENT at close) rather than make it again.
+//
+// The kernel caches attributes and directory entries for
+// [Config.AttrTTL] (1s by default), so a change made through another
+// peer may take that long to show; the page cache is dropped at every
+// open, so an open always reads what the daemon holds.
+//
+// The namespace keeps no owners: every inode is reported as owned by the
+// mount's [Config.UID] and [Config.GID] (the mounting user by default),
+// and chown is refused (EPERM unless it changes nothing). It keeps no
+// access time either: atime reads as the mtime, and setting it does
+// nothing. There are no hard links, device files, FIFOs or extended
+// attributes.
+//
+// Errors map to errnos: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
+// EINVAL, ELOOP, EACCES for a change the namespace does not allow this
+// peer, EIO for the rest: no writer reachable, a timeout.
+package mount

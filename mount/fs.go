@@ -1,0 +1,88 @@
+package mount
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"meshfs/fsclient"
+)
+
+// meshFS is what every node of one mount shares.
+type meshFS struct {
+	c   *fsclient.Client
+	cfg Config
+	now func() time.Time
+}
+
+// call returns a context bounded by the config's timeout. It is not
+// derived from the FUSE request's context on purpose: the kernel
+// interrupts a request at any signal of the calling process (the Go
+// runtime's SIGURG included), and a commit cut off that way would be lost.
+func (m *meshFS) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), m.cfg.Timeout)
+}
+
+// newNode returns the node of a new inode.
+func (m *meshFS) newNode() *node { return &node{m: m} }
+
+// infoOf returns the inode an fs.FileInfo from fsclient describes.
+func infoOf(fi fs.FileInfo) fsclient.Info {
+	if i, ok := fi.Sys().(*fsclient.Info); ok {
+		return *i
+	}
+	// Not from fsclient: describe it as well as fs.FileInfo can.
+	kind := "file"
+	switch {
+	case fi.IsDir():
+		kind = "dir"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		kind = "symlink"
+	}
+	return fsclient.Info{Name: fi.Name(), Kind: kind, Size: uint64(fi.Size()), MtimeNS: fi.ModTime().UnixNano()}
+}
+
+// typeBits returns the S_IF* bits of an inode's kind.
+func typeBits(kind string) uint32 {
+	switch kind {
+	case "dir":
+		return syscall.S_IFDIR
+	case "symlink":
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// fillAttr describes i in out.
+func (m *meshFS) fillAttr(i fsclient.Info, out *fuse.Attr) {
+	out.Mode = typeBits(i.Kind) | uint32(i.FileMode().Perm())
+	out.Ino = i.Ino
+	out.Nlink = 1
+	switch i.Kind {
+	case "dir":
+		out.Nlink = 2
+		out.Size = 4096 // the API's size of a directory is its entry count
+	case "symlink":
+		out.Size = uint64(len(i.Target))
+	default:
+		out.Size = i.Size
+	}
+	mt := i.ModTime()
+	out.SetTimes(&mt, &mt, &mt)
+	out.Owner = fuse.Owner{Uid: m.cfg.UID, Gid: m.cfg.GID}
+	out.Blksize = 128 << 10
+	out.Blocks = (out.Size + 511) / 512
+}
+
+// stableAttr returns the identity of the inode i.
+func stableAttr(i fsclient.Info) gofs.StableAttr {
+	return gofs.StableAttr{Mode: typeBits(i.Kind), Ino: i.Ino}
+}
+
+// join returns the API path of name in the directory at dir.
+func join(dir, name string) string { return path.Join(dir, name) }
