@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
+	"time"
 )
 
 // Build compiles the meshfs binary (go build -o out ./cmd/meshfs) in the
@@ -62,4 +65,27 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// RunWithBinary is the TestMain of a package whose tests run real daemons:
+// it builds the meshfs binary once into a temporary folder, sets *binary to
+// its path, runs the tests and removes the binary, and returns the exit
+// code. With -short it builds nothing (the tests skip themselves).
+func RunWithBinary(m *testing.M, binary *string) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if testing.Short() {
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bin, cleanup, err := BuildInTemp(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		return 1
+	}
+	defer cleanup()
+	*binary = bin
+	return m.Run()
 }

@@ -21,24 +21,7 @@ var (
 // binary is the meshfs binary built once for the package's tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(func() int {
-		if testing.Short() {
-			return m.Run()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		bin, cleanup, err := testnet.BuildInTemp(ctx)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "build:", err)
-			return 1
-		}
-		defer cleanup()
-		binary = bin
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { os.Exit(testnet.RunWithBinary(m, &binary)) }
 
 // TestChaos runs the register workload under the nemesis on 5 daemons (3
 // voters) for each seed and checks linearizability, lost writes (the
