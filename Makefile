@@ -50,6 +50,7 @@ bench: build
 	$(GO) run ./bench/content --bin $(BIN)
 	$(GO) run ./bench/mesh --bin $(BIN)
 	$(GO) run ./bench/namespace --bin $(BIN)
+	$(GO) run ./bench/mount --bin $(BIN)
 
 clean:
 	rm -rf bin $(RUN_DIR)
