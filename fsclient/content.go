@@ -38,6 +38,8 @@ type content struct {
 	stream io.ReadCloser // a streamed answer, positioned at pos
 	pos    int64
 	kept   []keptWindow // the latest windows read, oldest first
+	// lastEnd is where the last read ended.
+	lastEnd int64
 }
 
 // keptWindow is the content at off.
@@ -66,6 +68,12 @@ func (r *content) readFull(p []byte, off int64, sequential bool) error {
 		copy(p, r.whole[off:])
 		return nil
 	}
+	// Reads that pick up where the last one ended (a kernel reading a
+	// mounted file in order, with ReadAt) stream too.
+	if !sequential && off > 0 && (off == r.lastEnd || r.stream != nil && off == r.pos) {
+		sequential = true
+	}
+	r.lastEnd = off + int64(len(p))
 	if !sequential && len(p) >= window {
 		b, err := r.fetch(off, int64(len(p)))
 		if err != nil {
