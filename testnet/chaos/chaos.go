@@ -23,9 +23,12 @@ type Config struct {
 	Seed     uint64
 	Duration time.Duration // of the workload under the nemesis
 	Clients  int
-	Paths    int    // registers
-	Dir      string // where a failed check writes its visualization
-	Logf     func(format string, args ...any)
+	Paths    int // registers
+	// Replication is R: the holders every acknowledged file's root must
+	// have at the end.
+	Replication int
+	Dir         string // where a failed check writes its visualization
+	Logf        func(format string, args ...any)
 }
 
 // Summary is what a run did and found.
@@ -36,6 +39,7 @@ type Summary struct {
 	Result                      porcupine.CheckResult
 	Terms                       int // terms that had a writer
 	FinalReads                  int
+	Files, FilesFailed          int // adds acknowledged (each read back, R holders) and not
 }
 
 func (s Summary) String() string {
@@ -44,8 +48,8 @@ func (s Summary) String() string {
 		faults = append(faults, fmt.Sprintf("%s %d", k, v))
 	}
 	sort.Strings(faults)
-	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown); faults: %s; linearizability: %s; %d terms, one writer each; %d final reads",
-		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(faults, ", "), s.Result, s.Terms, s.FinalReads)
+	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown); faults: %s; linearizability: %s; %d terms, one writer each; %d final reads; %d files added (%d adds failed), each read back whole with R holders",
+		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(faults, ", "), s.Result, s.Terms, s.FinalReads, s.Files, s.FilesFailed)
 }
 
 // Run runs the workload under the nemesis, ends the faults, reads every
@@ -89,6 +93,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			c.run(wctx, &h)
 		}()
 	}
+	add := &adder{c: &client{id: cfg.Clients + 2, apis: apis, http: hc, rng: rand.New(rand.NewPCG(cfg.Seed, 1<<33))}}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		add.run(wctx)
+	}()
 	nem := &nemesis{net: cfg.Net, voters: cfg.Voters, rng: rand.New(rand.NewPCG(cfg.Seed, 1<<32)), logf: cfg.Logf, faults: sum.Faults}
 	nemErr := nem.run(wctx)
 	wg.Wait()
@@ -148,6 +158,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 	sum.Terms = len(terms)
+
+	// Blocks: every acknowledged add reads back whole, and its root has R
+	// holders once repair has run.
+	sum.Files, sum.FilesFailed = len(add.files), add.failed
+	if err := checkBlocks(ctx, apis(), add.files, cfg.Replication, hc); err != nil {
+		return sum, fmt.Errorf("seed %d: %w", cfg.Seed, err)
+	}
 	return sum, nil
 }
 

@@ -44,14 +44,14 @@ func TestChaos(t *testing.T) {
 			}
 			defer net.Close()
 			sum, err := Run(ctx, Config{
-				Net: net, Voters: 3, Seed: seed, Duration: *duration, Clients: 6, Paths: 5,
+				Net: net, Voters: 3, Seed: seed, Duration: *duration, Clients: 6, Paths: 5, Replication: 3,
 				Dir: t.TempDir(), Logf: t.Logf,
 			})
 			t.Log(sum)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.OK == 0 || sum.Result != "Ok" {
+			if sum.OK == 0 || sum.Result != "Ok" || sum.Files == 0 {
 				t.Fatalf("nothing acknowledged or not linearizable: %v", sum)
 			}
 		})

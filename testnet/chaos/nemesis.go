@@ -17,11 +17,13 @@ const (
 	PauseWriter   = "pause-writer"
 	PauseVoter    = "pause-voter"
 	IsolateWriter = "isolate-writer"
+	SplitHalves   = "split-halves"
 )
 
 // nemesis injects one fault at a time into the first Voters peers of a
 // testnet, on a schedule drawn from its seed: never more than one voter
-// down, paused or cut off at once (the budget of 3 voters).
+// down, paused or cut off at once (the budget of 3 voters), or the mesh
+// split in two, which leaves 2 voters on one side.
 type nemesis struct {
 	net    *testnet.Net
 	voters int
@@ -35,7 +37,7 @@ type nemesis struct {
 // run injects faults until ctx ends, then leaves every daemon running and
 // the mesh whole.
 func (n *nemesis) run(ctx context.Context) error {
-	kinds := []string{KillWriter, KillVoter, PauseWriter, PauseVoter, IsolateWriter}
+	kinds := []string{KillWriter, KillVoter, PauseWriter, PauseVoter, IsolateWriter, SplitHalves}
 	for {
 		// The schedule: a quiet spell, then a fault that lasts a while.
 		if !pause(ctx, time.Duration(500+n.rng.IntN(1500))*time.Millisecond) {
@@ -77,6 +79,25 @@ func (n *nemesis) inject(ctx context.Context, kind string, hold time.Duration) e
 		}
 		pause(ctx, hold)
 		return n.net.Resume(target)
+	case SplitHalves:
+		// Random halves: of 3 voters one side always keeps 2, a quorum.
+		peers := n.net.Peers()
+		n.rng.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+		cut := 1 + n.rng.IntN(len(peers)-1)
+		var a, b []int
+		for i, p := range peers {
+			if i < cut {
+				a = append(a, p.Index)
+			} else {
+				b = append(b, p.Index)
+			}
+		}
+		n.logf("nemesis: halves %v | %v", a, b)
+		if err := n.net.Partition(ctx, a, b); err != nil {
+			return err
+		}
+		pause(ctx, hold)
+		return n.net.Heal(bg)
 	case IsolateWriter:
 		var rest []int
 		for _, p := range n.net.Peers() {

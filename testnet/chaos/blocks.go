@@ -1,0 +1,106 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// addedFile is a file whose add was acknowledged.
+type addedFile struct {
+	cid string
+	sum [32]byte
+}
+
+// adder adds files of new random bytes through random daemons until ctx
+// ends, and keeps the acknowledged ones.
+type adder struct {
+	c      *client
+	mu     sync.Mutex
+	files  []addedFile
+	failed int
+}
+
+func (a *adder) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		apis := a.c.apis()
+		if len(apis) == 0 {
+			pause(ctx, 10*time.Millisecond)
+			continue
+		}
+		data := make([]byte, 64<<10+a.c.rng.IntN(448<<10))
+		for i := range data {
+			data[i] = byte(a.c.rng.UintN(256))
+		}
+		api := apis[a.c.rng.IntN(len(apis))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/add?chunk-size=65536", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		status, body, _, err := do(a.c.http, req)
+		var res struct {
+			CID string `json:"cid"`
+		}
+		if err == nil && status == http.StatusOK && json.Unmarshal(body, &res) == nil {
+			a.mu.Lock()
+			a.files = append(a.files, addedFile{cid: res.CID, sum: sha256.Sum256(data)})
+			a.mu.Unlock()
+		} else {
+			a.mu.Lock()
+			a.failed++
+			a.mu.Unlock()
+		}
+	}
+}
+
+// checkBlocks runs a repair pass on every daemon, then checks that every
+// acknowledged file reads back byte-identical and that its root block has
+// at least r holders.
+func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int, hc *http.Client) error {
+	for _, api := range apis {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/repair", nil)
+		if err != nil {
+			return err
+		}
+		if status, _, kind, err := do(hc, req); err != nil || status != http.StatusOK {
+			return fmt.Errorf("repair on %s: %d %s %v", api, status, kind, err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, f := range files {
+		api := apis[rng.IntN(len(apis))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/cat?arg="+url.QueryEscape(f.cid), nil)
+		if err != nil {
+			return err
+		}
+		status, body, kind, err := do(hc, req)
+		if err != nil || status != http.StatusOK {
+			return fmt.Errorf("acknowledged file %s: cat: %d %s %v", f.cid, status, kind, err)
+		}
+		if sha256.Sum256(body) != f.sum {
+			return fmt.Errorf("acknowledged file %s reads back different bytes", f.cid)
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/block/where?arg="+url.QueryEscape(f.cid), nil)
+		if err != nil {
+			return err
+		}
+		status, body, kind, err = do(hc, req)
+		var where struct {
+			Holders []string `json:"holders"`
+		}
+		if err != nil || status != http.StatusOK || json.Unmarshal(body, &where) != nil {
+			return fmt.Errorf("acknowledged file %s: block where: %d %s %v", f.cid, status, kind, err)
+		}
+		if len(where.Holders) < r {
+			return fmt.Errorf("acknowledged file %s: %d holders after repair, want %d", f.cid, len(where.Holders), r)
+		}
+	}
+	return nil
+}
