@@ -261,3 +261,27 @@ func TestRootAndWriter(t *testing.T) {
 		t.Error("Allow of no peer")
 	}
 }
+
+func TestRenameNoReplace(t *testing.T) {
+	t.Parallel()
+	c := client(t, 0)
+	ctx := t.Context()
+	dir := testDir(t, c)
+	for _, f := range []string{"/a", "/b"} {
+		if err := c.WriteFile(ctx, dir+f, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.RenameNoReplace(ctx, dir+"/a", dir+"/b"); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("no-replace rename onto a file: %v, want fs.ErrExist", err)
+	}
+	if b, err := c.ReadFile(ctx, dir+"/b"); err != nil || string(b) != "/b" {
+		t.Fatalf("the target after a refused rename: %q %v", b, err)
+	}
+	if err := c.RenameNoReplace(ctx, dir+"/a", dir+"/c"); err != nil {
+		t.Fatalf("no-replace rename to a free name: %v", err)
+	}
+	if b, err := c.ReadFile(ctx, dir+"/c"); err != nil || string(b) != "/a" {
+		t.Fatalf("after the rename: %q %v", b, err)
+	}
+}

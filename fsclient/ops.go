@@ -281,6 +281,16 @@ func (c *Client) RemoveAll(ctx context.Context, name string) error {
 // Rename moves oldpath to newpath atomically, replacing a file there, or
 // an empty directory when oldpath is a directory.
 func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
+	return c.rename(ctx, oldpath, newpath, false)
+}
+
+// RenameNoReplace is Rename that fails with fs.ErrExist, atomically, if
+// newpath exists (renameat2's RENAME_NOREPLACE).
+func (c *Client) RenameNoReplace(ctx context.Context, oldpath, newpath string) error {
+	return c.rename(ctx, oldpath, newpath, true)
+}
+
+func (c *Client) rename(ctx context.Context, oldpath, newpath string, noReplace bool) error {
 	from, err := absPath("rename", oldpath)
 	if err != nil {
 		return err
@@ -289,7 +299,11 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.post(ctx, "mv", url.Values{"arg": {from, to}})
+	q := url.Values{"arg": {from, to}}
+	if noReplace {
+		q.Set("noreplace", "1")
+	}
+	_, err = c.post(ctx, "mv", q)
 	return linkError("rename", oldpath, newpath, err)
 }
 

@@ -123,15 +123,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	from, to := join(n.path(), name), join(np.path(), newName)
 	cctx, cancel := n.m.call()
 	defer cancel()
+	var err error
 	if flags&renameNoReplace != 0 {
-		// fsclient has no no-replace rename yet: check, then move.
-		if _, err := n.m.c.Lstat(cctx, to); err == nil {
-			return syscall.EEXIST
-		} else if errno := toErrno(err); errno != syscall.ENOENT {
-			return errno
-		}
+		err = n.m.c.RenameNoReplace(cctx, from, to) // one change: no race
+	} else {
+		err = n.m.c.Rename(cctx, from, to)
 	}
-	err := n.m.c.Rename(cctx, from, to)
 	n.list.drop()
 	np.list.drop()
 	return toErrno(err)
