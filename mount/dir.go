@@ -58,26 +58,20 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 
 // Mkdir makes the directory name.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	p := join(n.path(), name)
-	cctx, cancel := n.m.call()
-	defer cancel()
-	if err := n.m.c.Mkdir(cctx, p, fsMode(mode)); err != nil {
-		return nil, toErrno(err)
-	}
-	n.list.drop()
-	fi, err := n.m.c.Lstat(cctx, p)
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	return n.child(ctx, infoOf(fi), out), 0
+	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return n.m.c.Mkdir(cctx, p, fsMode(mode)) })
 }
 
 // Symlink makes name a symbolic link to target.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return n.m.c.Symlink(cctx, target, p) })
+}
+
+// make makes the entry name with do and returns its inode, as it is now.
+func (n *node) make(ctx context.Context, name string, out *fuse.EntryOut, do func(context.Context, string) error) (*gofs.Inode, syscall.Errno) {
 	p := join(n.path(), name)
 	cctx, cancel := n.m.call()
 	defer cancel()
-	if err := n.m.c.Symlink(cctx, target, p); err != nil {
+	if err := do(cctx, p); err != nil {
 		return nil, toErrno(err)
 	}
 	n.list.drop()
