@@ -63,7 +63,11 @@ func (a *adder) run(ctx context.Context) {
 // checkBlocks runs a repair pass on every daemon, then checks that every
 // acknowledged file reads back byte-identical and that its root block has
 // at least r holders.
-func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int, hc *http.Client) error {
+func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int) error {
+	// A repair pass over thousands of files takes a while: no per-request
+	// timeout here, ctx bounds it all.
+	hc := &http.Client{}
+	defer hc.CloseIdleConnections()
 	for _, api := range apis {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/repair", nil)
 		if err != nil {

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// Blocks: every acknowledged add reads back whole, and its root has R
 	// holders once repair has run.
 	sum.Files, sum.FilesFailed = len(add.files), add.failed
-	if err := checkBlocks(ctx, apis(), add.files, cfg.Replication, hc); err != nil {
+	if err := checkBlocks(ctx, apis(), add.files, cfg.Replication); err != nil {
 		return sum, fmt.Errorf("seed %d: %w", cfg.Seed, err)
 	}
 	return sum, nil
