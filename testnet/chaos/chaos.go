@@ -39,7 +39,8 @@ type Summary struct {
 	Result                      porcupine.CheckResult
 	Terms                       int // terms that had a writer
 	FinalReads                  int
-	Files, FilesFailed          int // adds acknowledged (each read back, R holders) and not
+	Files, FilesFailed          int  // adds acknowledged and not
+	FilesChecked                bool // every acknowledged file read back whole, with R holders
 }
 
 func (s Summary) String() string {
@@ -48,8 +49,8 @@ func (s Summary) String() string {
 		faults = append(faults, fmt.Sprintf("%s %d", k, v))
 	}
 	sort.Strings(faults)
-	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown); faults: %s; linearizability: %s; %d terms, one writer each; %d final reads; %d files added (%d adds failed), each read back whole with R holders",
-		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(faults, ", "), s.Result, s.Terms, s.FinalReads, s.Files, s.FilesFailed)
+	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown); faults: %s; linearizability: %s; %d terms, one writer each; %d final reads; %d files added (%d adds failed), read back whole with R holders: %v",
+		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(faults, ", "), s.Result, s.Terms, s.FinalReads, s.Files, s.FilesFailed, s.FilesChecked)
 }
 
 // Run runs the workload under the nemesis, ends the faults, reads every
@@ -165,6 +166,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkBlocks(ctx, apis(), add.files, cfg.Replication); err != nil {
 		return sum, fmt.Errorf("seed %d: %w", cfg.Seed, err)
 	}
+	sum.FilesChecked = true
 	return sum, nil
 }
 

@@ -51,7 +51,7 @@ func TestChaos(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.OK == 0 || sum.Result != "Ok" || sum.Files == 0 {
+			if sum.OK == 0 || sum.Result != "Ok" || sum.Files == 0 || !sum.FilesChecked {
 				t.Fatalf("nothing acknowledged or not linearizable: %v", sum)
 			}
 		})
