@@ -124,7 +124,8 @@ func runBlock(ctx context.Context, args []string, std stdio) error {
 func runStatus(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("status", "[options]",
 		"Prints the daemon's peer ID, addresses, peers, routing table, stored\n"+
-			"blocks and bytes, and repair backlog.", std.errout)
+			"blocks and bytes, repair backlog, and its namespace: the writer and\n"+
+			"term, and this peer's part.", std.errout)
 	apiURL := apiFlag(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -162,6 +163,25 @@ func runStatus(ctx context.Context, args []string, std stdio) error {
 		last = st.LastRepair.Format(time.RFC3339)
 	}
 	fmt.Fprintf(tw, "repair backlog\t%d block copies (%d passes, last %s)\n", st.RepairBacklog, st.RepairPasses, last)
+	// The namespace, if the daemon serves one.
+	var ns struct {
+		Namespace string `json:"namespace"`
+		Writer    string `json:"writer"`
+		Term      uint64 `json:"term"`
+		Voter     bool   `json:"voter"`
+		Applied   uint64 `json:"applied"`
+	}
+	if err := cl.getJSON(ctx, apiFS+"writer", nil, &ns); err == nil {
+		role := "not a voter"
+		if ns.Voter {
+			role = fmt.Sprintf("voter, applied index %d", ns.Applied)
+		}
+		writer := ns.Writer
+		if writer == "" {
+			writer = "none known"
+		}
+		fmt.Fprintf(tw, "namespace\t%s: writer %s (term %d); this peer: %s\n", ns.Namespace, writer, ns.Term, role)
+	}
 	return tw.Flush()
 }
 
