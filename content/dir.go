@@ -232,7 +232,7 @@ func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, shard *hamtPath,
 	}
 	seen[c] = true
 	if c.Prefix().Codec != CodecDagPB {
-		return fmt.Errorf("%w: %s is not a directory", ErrMalformed, c)
+		return fmt.Errorf("%w: %w: %s is a raw block", ErrMalformed, ErrNotDirectory, c)
 	}
 	blk, err := getChecked(ctx, g, c, nil)
 	if err != nil {
@@ -261,17 +261,27 @@ func readDirNode(ctx context.Context, g BlockGetter, c cid.Cid, shard *hamtPath,
 	case fsd.Type == TypeHAMTShard:
 		return readShard(ctx, g, c, pb, fsd, shard, seen, out)
 	}
-	return fmt.Errorf("%w: %s is a UnixFS %s, not a directory", ErrMalformed, c, fsd.Type)
+	return fmt.Errorf("%w: %w: %s is a UnixFS %s", ErrMalformed, ErrNotDirectory, c, fsd.Type)
+}
+
+// hamtFanout checks that fsd is a HAMT shard IPFS can read and returns
+// its fanout.
+func hamtFanout(c cid.Cid, fsd FSData) (int, error) {
+	if fsd.Fanout == nil || *fsd.Fanout < 8 || *fsd.Fanout > 1<<16 || bits.OnesCount64(*fsd.Fanout) != 1 {
+		return 0, malformed("%s: bad HAMT fanout", c)
+	}
+	if fsd.HashType == nil || *fsd.HashType != hashMurmur3 {
+		return 0, malformed("%s: unsupported HAMT hash", c)
+	}
+	return int(*fsd.Fanout), nil
 }
 
 func readShard(ctx context.Context, g BlockGetter, c cid.Cid, pb PBNode, fsd FSData, parent *hamtPath, seen map[cid.Cid]bool, out *[]DirEntry) error {
-	if fsd.Fanout == nil || *fsd.Fanout < 8 || *fsd.Fanout > 1<<16 || bits.OnesCount64(*fsd.Fanout) != 1 {
-		return malformed("%s: bad HAMT fanout", c)
+	fanout, err := hamtFanout(c, fsd)
+	if err != nil {
+		return err
 	}
-	if fsd.HashType == nil || *fsd.HashType != hashMurmur3 {
-		return malformed("%s: unsupported HAMT hash", c)
-	}
-	here := hamtPath{fanout: int(*fsd.Fanout)}
+	here := hamtPath{fanout: fanout}
 	if parent != nil {
 		if here.fanout != parent.fanout {
 			return malformed("%s: HAMT fanout %d under a shard of fanout %d", c, here.fanout, parent.fanout)

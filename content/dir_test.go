@@ -94,7 +94,7 @@ func TestBuildDirectoryRejectsBadNames(t *testing.T) {
 func TestReadDirectoryRejectsAFile(t *testing.T) {
 	store := content.NewMemStore()
 	root := importBytes(t, store, randomBytes(testRand(t), 5000), content.ImportOptions{ChunkSize: 1024})
-	if _, err := content.ReadDirectory(context.Background(), store, root.CID); !errors.Is(err, content.ErrMalformed) {
+	if _, err := content.ReadDirectory(context.Background(), store, root.CID); !errors.Is(err, content.ErrMalformed) || !errors.Is(err, content.ErrNotDirectory) {
 		t.Errorf("file as a directory: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ipfs/go-cid"
-	"github.com/spaolacci/murmur3"
 
 	"meshfs/content"
 )
@@ -141,23 +140,14 @@ func resolve(ctx context.Context, get getFunc, root cid.Cid, segs []string) (res
 	}
 	for i, seg := range segs {
 		res.path = append(res.path, cur.blk)
-		var next cid.Cid
-		switch cur.kind {
-		case kindDir:
-			for _, l := range cur.pb.Links {
-				if l.Name == seg {
-					next = l.CID
-					break
-				}
-			}
-		case kindHAMT:
-			next, err = hamtLookup(ctx, get, cur, seg, &res.path)
-			if err != nil {
-				return resolution{}, err
-			}
-		default:
+		if cur.kind != kindDir && cur.kind != kindHAMT {
 			return resolution{}, fmt.Errorf("%w: /%s is not a directory", errNoPath, strings.Join(segs[:i], "/"))
 		}
+		next, shards, err := content.LookupEntry(ctx, get, cur.blk, seg)
+		if err != nil {
+			return resolution{}, err
+		}
+		res.path = append(res.path, shards...)
 		if !next.Defined() {
 			return resolution{}, fmt.Errorf("%w: no %q in /%s", errNoPath, seg, strings.Join(segs[:i], "/"))
 		}
@@ -173,47 +163,4 @@ func resolve(ctx context.Context, get getFunc, root cid.Cid, segs []string) (res
 		res.name = segs[len(segs)-1]
 	}
 	return res, nil
-}
-
-// hamtLookup finds name in the HAMT whose root shard is dir, appending
-// the sub-shards it reads to path. It returns cid.Undef if the name is not
-// there.
-func hamtLookup(ctx context.Context, get getFunc, dir node, name string, path *[]content.Block) (cid.Cid, error) {
-	shape, err := dir.shape()
-	if err != nil {
-		return cid.Undef, err
-	}
-	hash := murmur3.Sum64([]byte(name))
-	shard := dir
-	for depth := 0; ; depth++ {
-		if (depth+1)*shape.bits > 64 {
-			return cid.Undef, fmt.Errorf("%w: %s: HAMT deeper than its hash", content.ErrMalformed, dir.blk.CID())
-		}
-		slot := int(hash>>(64-(depth+1)*shape.bits)) & (shape.fanout - 1)
-		prefix := fmt.Sprintf("%0*X", shape.pad, slot)
-		var sub cid.Cid
-		for _, l := range shard.pb.Links {
-			switch {
-			case !strings.HasPrefix(l.Name, prefix):
-			case l.Name[len(prefix):] == name:
-				return l.CID, nil
-			case len(l.Name) == len(prefix):
-				sub = l.CID
-			}
-		}
-		if !sub.Defined() {
-			return cid.Undef, nil // the slot is empty or holds another name
-		}
-		b, err := get(ctx, sub)
-		if err != nil {
-			return cid.Undef, err
-		}
-		if shard, err = decodeNode(b); err != nil {
-			return cid.Undef, err
-		}
-		if s, err := shard.shape(); err != nil || s != shape {
-			return cid.Undef, fmt.Errorf("%w: %s: HAMT shard unlike its parent", content.ErrMalformed, sub)
-		}
-		*path = append(*path, b)
-	}
 }

@@ -14,6 +14,9 @@ import (
 // checks that the block is the one asked for.
 type getFunc func(ctx context.Context, c cid.Cid) (content.Block, error)
 
+// Get makes a getFunc a content.BlockGetter.
+func (f getFunc) Get(ctx context.Context, c cid.Cid) (content.Block, error) { return f(ctx, c) }
+
 // itemKind is how much of the DAG below a block a walk takes.
 type itemKind int
 

@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"go.etcd.io/raft/v3"
@@ -141,7 +142,7 @@ func (m *Member) toWriter(ctx context.Context, req request, local func(context.C
 
 // ask sends req to peer and decodes the answer (its error included).
 func (m *Member) ask(ctx context.Context, peer string, req request) (answer, error) {
-	b, err := encodeJSON(req)
+	b, err := json.Marshal(req)
 	if err != nil {
 		return answer{}, err
 	}

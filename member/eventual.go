@@ -49,12 +49,10 @@ func (m *Member) listEventual(ctx context.Context, p string) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dir, err := content.IsDirectory(ctx, m.cfg.Blocks, c); err != nil {
-		return nil, err
-	} else if !dir {
+	entries, err := content.ReadDirectory(ctx, m.cfg.Blocks, c)
+	if errors.Is(err, content.ErrNotDirectory) {
 		return nil, &fs.PathError{Op: "readdir", Path: p, Err: namespace.ErrNotDir}
 	}
-	entries, err := content.ReadDirectory(ctx, m.cfg.Blocks, c)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +106,9 @@ func (m *Member) describe(ctx context.Context, p string, c cid.Cid) (Info, error
 		return Info{}, err
 	}
 	switch d.Type {
-	case content.TypeDirectory, content.TypeHAMTShard:
+	case content.TypeDirectory:
+		info.Kind, info.Mode, info.CID, info.Size = "dir", fs.ModeDir|0o755, "", uint64(len(pb.Links))
+	case content.TypeHAMTShard: // the entries are spread over the shards
 		info.Kind, info.Mode, info.CID = "dir", fs.ModeDir|0o755, ""
 		entries, err := content.ReadDirectory(ctx, m.cfg.Blocks, c)
 		if err != nil {

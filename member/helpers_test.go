@@ -58,6 +58,26 @@ func (n *memNet) cut(p string, down bool) {
 	n.mu.Unlock()
 }
 
+// startMember starts the member id of a namespace whose first voters are
+// ids, on n, with its log in dir; tweak, if set, adjusts its config. It is
+// closed at the end of the test (closing it before is fine).
+func startMember(t *testing.T, n *memNet, id string, ids []string, dir string, tweak func(*Config)) *Member {
+	t.Helper()
+	cfg := Config{Namespace: "test", Self: id, Voters: ids, Dir: dir, Transport: n.transport(id), TickInterval: 5 * time.Millisecond}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	n.members[id] = m
+	n.mu.Unlock()
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 // startMembers starts voters v0..v(nv-1) and others o0.. with logs in
 // temporary folders.
 func startMembers(t *testing.T, n *memNet, nv, no int) (voters, others []*Member) {
@@ -66,25 +86,11 @@ func startMembers(t *testing.T, n *memNet, nv, no int) (voters, others []*Member
 	for i := range nv {
 		ids = append(ids, fmt.Sprintf("v%d", i))
 	}
-	start := func(id string) *Member {
-		m, err := New(Config{
-			Namespace: "test", Self: id, Voters: ids, Dir: t.TempDir(),
-			Transport: n.transport(id), TickInterval: 5 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.mu.Lock()
-		n.members[id] = m
-		n.mu.Unlock()
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
 	for _, id := range ids {
-		voters = append(voters, start(id))
+		voters = append(voters, startMember(t, n, id, ids, t.TempDir(), nil))
 	}
 	for i := range no {
-		others = append(others, start(fmt.Sprintf("o%d", i)))
+		others = append(others, startMember(t, n, fmt.Sprintf("o%d", i), ids, t.TempDir(), nil))
 	}
 	return voters, others
 }
@@ -97,26 +103,38 @@ func waitWriter(t *testing.T, ms ...*Member) (string, uint64) {
 
 // waitWriterNot waits until every member of ms agrees on one writer other
 // than not.
-func waitWriterNot(t *testing.T, not string, ms ...*Member) (string, uint64) {
+func waitWriterNot(t *testing.T, not string, ms ...*Member) (w string, term uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w, term, agree := "", uint64(0), true
+	poll(t, func() error {
+		w, term = "", 0
 		for _, m := range ms {
 			v := m.View()
 			if v.Writer == "" || (w != "" && v.Writer != w) {
-				agree = false
-				break
+				return fmt.Errorf("no agreed writer: %s sees %q", m.cfg.Self, v.Writer)
 			}
 			w, term = v.Writer, v.Term
 		}
-		if agree && w != "" && w != not {
-			return w, term
+		if w == not {
+			return fmt.Errorf("the writer is still %s", not)
+		}
+		return nil
+	})
+	return w, term
+}
+
+// poll calls cond until it returns nil, failing the test after 20 s.
+func poll(t *testing.T, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no agreed writer in 10 s")
+			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // poll
+		time.Sleep(2 * time.Millisecond) // poll interval, under the deadline
 	}
 }
 

@@ -253,7 +253,7 @@ func (m *Member) HandleRaft(from string, data []byte) {
 	if msg.GetFrom() != RaftID(from) || msg.GetTo() != m.rid {
 		return
 	}
-	if !slices.Contains(m.Voters(), from) {
+	if !m.knownVoter(from) {
 		// A voter added while this replica was away (and maybe the writer
 		// now): ask the voters this member knows whether it is one.
 		m.learnVoters(from)
@@ -325,6 +325,14 @@ func (m *Member) sendLoop(to string, q chan []byte) {
 			}
 		}
 	}
+}
+
+// knownVoter reports whether peer is a voter this member knows of (what
+// Voters lists), without copying the list: it runs for every Raft message.
+func (m *Member) knownVoter(peer string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.learned[peer] || slices.Contains(m.view.Voters, peer)
 }
 
 // learnVoters asks a known voter for the current voters, at most one

@@ -123,14 +123,7 @@ func TestRestartKeepsTheTree(t *testing.T) {
 	start := func() []*Member {
 		var ms []*Member
 		for i, id := range ids {
-			m, err := New(Config{Namespace: "test", Self: id, Voters: ids, Dir: dirs[i], Transport: n.transport(id), TickInterval: 5 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n.mu.Lock()
-			n.members[id] = m
-			n.mu.Unlock()
-			ms = append(ms, m)
+			ms = append(ms, startMember(t, n, id, ids, dirs[i], nil))
 		}
 		return ms
 	}
@@ -145,12 +138,7 @@ func TestRestartKeepsTheTree(t *testing.T) {
 	for _, m := range ms {
 		m.Close()
 	}
-	ms = start()
-	defer func() {
-		for _, m := range ms {
-			m.Close()
-		}
-	}()
+	ms = start() // closed at the end of the test
 	for _, m := range ms {
 		list, err := m.List(ctx, Strong, "/a")
 		if err != nil || len(list) != 1 || list[0].Name != "b" {
@@ -181,13 +169,12 @@ func TestVotersJoinAndLeaveThroughConfChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The new voter gets the log and serves reads from its own replica.
-	deadline := time.Now().Add(10 * time.Second)
-	for !joiner.View().Voter || joiner.View().Applied == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("o0 did not join: %+v", joiner.View())
+	poll(t, func() error {
+		if v := joiner.View(); !v.Voter || v.Applied == 0 {
+			return fmt.Errorf("o0 did not join: %+v", v)
 		}
-		time.Sleep(2 * time.Millisecond) // poll
-	}
+		return nil
+	})
 	if list, err := joiner.List(ctx, Strong, "/"); err != nil || len(list) != 2 {
 		t.Fatalf("ls / on the new voter: %+v %v", list, err)
 	}

@@ -3,10 +3,10 @@ package member
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"golang.org/x/sync/errgroup"
 
 	"meshfs/content"
 )
@@ -115,38 +115,13 @@ func (m *Member) pushBlocks(blocks []content.Block) error {
 	}
 	ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
 	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan content.Block)
-	)
-	for range min(16, len(blocks)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range next {
-				if err := m.cfg.Blocks.Put(ctx, b); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
 	for _, b := range blocks {
-		select {
-		case next <- b:
-		case <-ctx.Done():
-		}
+		g.Go(func() error { return m.cfg.Blocks.Put(gctx, b) })
 	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return fmt.Errorf("member: pushing the tree's blocks: %w", first)
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("member: pushing the tree's blocks: %w", err)
 	}
 	return nil
 }

@@ -19,9 +19,9 @@ func (m *Member) HandleRequest(ctx context.Context, from string, b []byte) []byt
 			a.Term, a.Writer = nw.term, nw.writer
 		}
 	}
-	out, err := encodeJSON(a)
+	out, err := json.Marshal(a)
 	if err != nil {
-		out, _ = encodeJSON(answer{Err: encodeError(err)})
+		out, _ = json.Marshal(answer{Err: encodeError(err)})
 	}
 	return out
 }
@@ -53,5 +53,3 @@ func (m *Member) serve(ctx context.Context, from string, b []byte) (answer, erro
 	}
 	return answer{}, ErrBadRequest
 }
-
-func encodeJSON(v any) ([]byte, error) { return json.Marshal(v) }

@@ -23,19 +23,9 @@ func TestSnapshotsCompactTheLogAndCatchUpNewVoters(t *testing.T) {
 		if dirs[id] == "" {
 			dirs[id] = t.TempDir()
 		}
-		m, err := New(Config{
-			Namespace: "test", Self: id, Voters: ids, Dir: dirs[id], Transport: n.transport(id),
-			Blocks: mesh, TickInterval: 5 * time.Millisecond, SnapshotEvery: 40, SnapshotKeep: 5,
-			Logf: t.Logf,
+		return startMember(t, n, id, ids, dirs[id], func(c *Config) {
+			c.Blocks, c.SnapshotEvery, c.SnapshotKeep, c.Logf = mesh, 40, 5, t.Logf
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.mu.Lock()
-		n.members[id] = m
-		n.mu.Unlock()
-		t.Cleanup(func() { m.Close() })
-		return m
 	}
 	var ms []*Member
 	for _, id := range ids {
@@ -93,21 +83,5 @@ func TestSnapshotsCompactTheLogAndCatchUpNewVoters(t *testing.T) {
 	}
 	if _, err := o.Do(ctx, namespace.Mkdir{Path: "/from-o0"}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// poll calls cond until it returns nil, failing the test after 20 s.
-func poll(t *testing.T, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond) // poll
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"go.etcd.io/raft/v3"
@@ -232,7 +231,9 @@ func (r *Replica) AppliedIndex() uint64 { return r.applied }
 // Voters returns the Raft IDs of the namespace's voters, as of the last
 // applied configuration.
 func (r *Replica) Voters() []uint64 {
-	return slices.Sorted(maps.Keys(r.rn.Status().Config.Voters.IDs()))
+	// The configuration history's last entry is the applied one (Raft's
+	// Status would copy every follower's progress to say the same).
+	return slices.Sorted(slices.Values(r.confs[len(r.confs)-1].cs.GetVoters()))
 }
 
 // ProposeConfChange proposes adding (or removing) the voter id, created in

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -117,14 +118,7 @@ func (n *Net) agreedWriter(ctx context.Context) (Writer, string) {
 	return w, ""
 }
 
-func (n *Net) isVoter(id string) bool {
-	for _, v := range n.Voters() {
-		if v == id {
-			return true
-		}
-	}
-	return false
-}
+func (n *Net) isVoter(id string) bool { return slices.Contains(n.Voters(), id) }
 
 // open lets any peer change the namespace (the testnet's --open).
 func (n *Net) open(ctx context.Context) error {

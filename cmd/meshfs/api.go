@@ -188,6 +188,12 @@ func (a *api) cat(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
+	a.serveFile(w, r, c)
+}
+
+// serveFile streams the file c, or the range ?offset= and ?length= ask
+// for, verified block by block.
+func (a *api) serveFile(w http.ResponseWriter, r *http.Request, c cid.Cid) {
 	off, err := intArg(r, "offset", 0)
 	if err != nil {
 		apiError(w, err)

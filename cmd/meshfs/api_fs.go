@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -77,18 +78,9 @@ func (a *api) routeFS(mux *http.ServeMux) {
 		"POST deny":     a.fsAccess(true),
 		"POST voters":   a.fsVoters,
 	} {
-		method, rest, _ := cutSpace(name)
+		method, rest, _ := strings.Cut(name, " ")
 		mux.HandleFunc(method+" "+apiFS+rest, a.needNS(h))
 	}
-}
-
-func cutSpace(s string) (string, string, bool) {
-	for i := range len(s) {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 var errNoNamespace = errors.New("this peer serves no namespace (start the daemon with --voters)")
@@ -266,8 +258,7 @@ func (a *api) fsCat(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	r.URL.RawQuery = "arg=" + c.String() + "&offset=" + r.URL.Query().Get("offset") + "&length=" + r.URL.Query().Get("length")
-	a.cat(w, r)
+	a.serveFile(w, r, c)
 }
 
 // headerCID carries a file's content CID before its bytes on fs/cat.

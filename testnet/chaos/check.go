@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,7 +49,7 @@ func writersPerTerm(logs map[int]string) (map[uint64][]int, error) {
 		for sc.Scan() {
 			if m := writerLine.FindStringSubmatch(sc.Text()); m != nil {
 				t, _ := strconv.ParseUint(m[1], 10, 64)
-				if !contains(terms[t], peer) {
+				if !slices.Contains(terms[t], peer) {
 					terms[t] = append(terms[t], peer)
 				}
 			}
@@ -59,13 +60,4 @@ func writersPerTerm(logs map[int]string) (map[uint64][]int, error) {
 		}
 	}
 	return terms, nil
-}
-
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
