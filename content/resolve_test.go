@@ -57,3 +57,42 @@ func FuzzParseIPFSPath(f *testing.F) {
 		}
 	})
 }
+
+// TestResolvePathInHAMT: names in a sharded directory resolve through
+// the shards on their way only; a missing name is fs.ErrNotExist.
+func TestResolvePathInHAMT(t *testing.T) {
+	ctx := context.Background()
+	st := NewMemStore()
+	var entries []DirEntry
+	want := map[string]Block{}
+	for i := range 600 {
+		b, err := NewRawBlock([]byte(strings.Repeat("x", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		name := "file-" + strings.Repeat("n", i%7) + string(rune('a'+i%26)) + strings.Repeat("z", i/26)
+		entries = append(entries, DirEntry{Name: name, CID: b.CID(), Tsize: uint64(b.Size())})
+		want[name] = b
+	}
+	root, blocks, err := BuildDirectory(entries, DirOptions{ShardingThreshold: 1, Fanout: 16})
+	if err != nil || !root.Sharded {
+		t.Fatalf("build: sharded %v, %v", root.Sharded, err)
+	}
+	for _, b := range blocks {
+		if err := st.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range want {
+		got, err := ResolvePath(ctx, st, root.CID, []string{name})
+		if err != nil || !got.Equals(b.CID()) {
+			t.Fatalf("%s: %s %v, want %s", name, got, err, b.CID())
+		}
+	}
+	if _, err := ResolvePath(ctx, st, root.CID, []string{"no-such-name"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing name: %v, want fs.ErrNotExist", err)
+	}
+}
