@@ -7,11 +7,17 @@ RUN_DIR := .run
 WASM_PKGS := $(foreach d,content namespace fsclient wasm,$(if $(wildcard $(d)/*.go),./$(d)/...))
 FUZZTIME ?= 20s
 
-.PHONY: all build run test verify unit fuzz bench chaos clean
+.PHONY: all build run test verify unit test-wasm fuzz bench chaos clean
 
 all: build
 
+# The daemon embeds the browser node: build it (and copy the toolchain's
+# wasm_exec.js, which must match it) into $(WEB_DIST) first.
+WEB_DIST := wasm/web/dist
 build:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(WEB_DIST)/meshfs.wasm ./wasm
+	gzip -9 -f $(WEB_DIST)/meshfs.wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WEB_DIST)/
 	$(GO) build -o $(BIN) ./cmd/meshfs
 
 # A local mesh of 5 daemons on 127.0.0.1 in the foreground (Ctrl-C stops it):
@@ -20,10 +26,16 @@ build:
 run: build
 	@$(BIN) testnet --fresh --open --peers 5 --dir $(RUN_DIR)/testnet
 
-test: verify unit
+test: verify unit test-wasm
 
 unit:
 	$(GO) test -race -shuffle=on -timeout 15m ./...
+
+# The browser's packages' tests, run under Node by Go's js/wasm runner
+# (with an in-memory IndexedDB from npm preloaded: see the script).
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -shuffle=on -timeout 5m \
+	  -exec "$(CURDIR)/wasm/blockstore/testdata/nodeexec" $(WASM_PKGS)
 
 verify:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

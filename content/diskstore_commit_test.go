@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -60,6 +59,9 @@ func testBlocks(t *testing.T, n, size int) []Block {
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.
+// It sleeps between polls rather than yielding: under js/wasm a file
+// operation completes in Node's event loop, which runs only while every
+// goroutine is blocked, so a runtime.Gosched loop would starve the Puts.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -67,7 +69,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		runtime.Gosched()
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -1,3 +1,5 @@
+//go:build !js
+
 package peer
 
 import (
@@ -20,18 +22,11 @@ import (
 
 // resourceLimits returns the resource manager's limits: libp2p's defaults
 // for its own services, scaled to cfg's memory and file descriptors, plus
-// explicit stream and memory limits for the block protocol (in all and per
-// peer), so one peer cannot take the whole node.
+// the block protocol's own limits.
 func resourceLimits(cfg Config) rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
-	perPeer := cfg.MaxInboundPerPeer
-	limits.AddProtocolLimit(BlockProtocol,
-		rcmgr.BaseLimit{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048, Memory: cfg.MemoryLimit / 2},
-		rcmgr.BaseLimitIncrease{})
-	limits.AddProtocolPeerLimit(BlockProtocol,
-		rcmgr.BaseLimit{StreamsInbound: 2 * perPeer, StreamsOutbound: 4 * perPeer, Streams: 6 * perPeer, Memory: cfg.MemoryLimit / 8},
-		rcmgr.BaseLimitIncrease{})
+	addBlockLimits(&limits, cfg)
 	return limits.Scale(cfg.MemoryLimit, cfg.MaxFDs)
 }
 

@@ -135,10 +135,15 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 		}
 	}})
 
-	n.wg.Add(3)
+	n.wg.Add(2)
 	go n.watchPeers()
 	go n.keepConnected()
-	go n.repair.loop()
+	// A client is home to no block: what it stores is a cache of what it
+	// read or wrote, which repair would hand off and drop.
+	if !cfg.Client {
+		n.wg.Add(1)
+		go n.repair.loop()
+	}
 
 	n.connectBootstrap(ctx)
 	return n, nil

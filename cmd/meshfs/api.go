@@ -21,6 +21,8 @@ import (
 	"meshfs/gateway"
 	"meshfs/member"
 	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
+	"meshfs/wasm/web"
 )
 
 // The daemon's HTTP API. Requests and answers are JSON except the bodies of
@@ -51,13 +53,17 @@ type addResult struct {
 type api struct {
 	node *meshpeer.Node
 	ns   *member.Member // nil when this peer serves no namespace
-	ref  *memberRef
+	ref  *nslink.Ref
 	now  func() time.Time
 }
 
-func newAPI(node *meshpeer.Node, ns *member.Member, ref *memberRef, reg *prometheus.Registry, testControl bool) http.Handler {
+func newAPI(node *meshpeer.Node, ns *member.Member, ref *nslink.Ref, reg *prometheus.Registry, testControl bool, page http.Handler) http.Handler {
 	a := &api{node: node, ns: ns, ref: ref, now: time.Now}
 	mux := http.NewServeMux()
+	// The browser page at /, with the browser node and its configuration.
+	for _, p := range web.Patterns() {
+		mux.Handle(p, page)
+	}
 	a.routeFS(mux)
 	mux.HandleFunc("POST "+apiAdd, a.add)
 	mux.HandleFunc("GET "+apiCat, a.cat)
@@ -340,7 +346,7 @@ func (a *api) forgeRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Query().Get("forge") == "1" {
 		self := a.node.ID()
-		a.ref.forger.Store(&self)
+		a.ref.Extra.Store(&self)
 	}
 	signed, err := a.node.SignRoot(meshpeer.RootRecord{
 		Namespace: a.ns.View().Namespace, Root: c, Term: uint64(term), Index: uint64(index), Time: a.now().UnixNano(),

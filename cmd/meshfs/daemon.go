@@ -19,6 +19,7 @@ import (
 
 	"meshfs/member"
 	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
 )
 
 // listFlag is a flag that takes a comma-separated list and may be repeated.
@@ -61,6 +62,7 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	var voters listFlag
 	fs.Var(&voters, "voters", "the namespace's first voters, peer IDs comma-separated (default from config.toml)")
 	nsName := fs.String("namespace", "", "the namespace's `NAME` (default from config.toml)")
+	webDir := fs.String("web", "", "serve the browser node (meshfs.wasm.gz, wasm_exec.js) from `DIR` instead of the one built in")
 	testControl := fs.Bool("test-control", false, "serve /debug/partition, /debug/heal and /debug/root-record (tests only: lets API callers cut the mesh and forge records)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -99,6 +101,9 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	}
 	if voters.set {
 		dc.Voters = voters.vals
+	}
+	if *webDir != "" {
+		dc.WebDir = *webDir
 	}
 	if *nsName != "" {
 		dc.Namespace = *nsName
@@ -172,8 +177,8 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ref := &memberRef{}
-	cfg.RootVoters = ref.voters
+	ref := &nslink.Ref{}
+	cfg.RootVoters = ref.Voters
 	node, err := meshpeer.New(ctx, cfg, key, store, reg)
 	if err != nil {
 		return err
@@ -193,7 +198,7 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 		return fmt.Errorf("api: %w", err)
 	}
 	apiURL := "http://" + ln.Addr().String()
-	handler := newAPI(node, ns, ref, reg, testControl)
+	handler := newAPI(node, ns, ref, reg, testControl, browserPage(node, ns, dc))
 	if !isLoopback(ln.Addr()) {
 		token, err := loadOrCreateToken(repo)
 		if err != nil {

@@ -34,6 +34,7 @@ type daemonConfig struct {
 	Client         bool     `toml:"client"`
 	Namespace      string   `toml:"namespace"`
 	Voters         []string `toml:"voters"`
+	WebDir         string   `toml:"web_dir"`
 }
 
 // duration is a time.Duration written as "30s" in TOML.

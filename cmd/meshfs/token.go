@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"meshfs/wasm/web"
+
 	"meshfs/internal/atomicfile"
 )
 
@@ -59,7 +61,9 @@ func isLoopback(addr net.Addr) bool {
 func requireToken(token string, next http.Handler) http.Handler {
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		open := strings.HasPrefix(r.URL.Path, "/ipfs/") || r.URL.Path == "/metrics"
+		// The gateway, the metrics and the browser page are public: the
+		// page talks to the mesh over libp2p, not through this API.
+		open := strings.HasPrefix(r.URL.Path, "/ipfs/") || r.URL.Path == "/metrics" || web.IsPage(r.URL.Path)
 		if !open && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{
 				"error": "this API listens beyond loopback: send Authorization: Bearer TOKEN (the repo's " + apiTokenFile + "; the CLI reads $" + tokenEnv + ")",

@@ -1,0 +1,155 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"meshfs/content"
+	"meshfs/member"
+	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
+)
+
+// Config describes a browser node.
+type Config struct {
+	// Namespace and Voters name the namespace and its voters as the
+	// daemon that served the page knows them.
+	Namespace string
+	Voters    []string
+	// Daemons are the multiaddrs (with /p2p/ID) of the daemons to join
+	// through: WebSocket ones in a browser.
+	Daemons []string
+	// Key is the node's identity; Store its local block cache (IndexedDB in
+	// a browser). Neither is closed by the node.
+	Key   crypto.PrivKey
+	Store content.Store
+	// Replication and WriteQuorum are the mesh's R and W (3 and 2 if 0).
+	Replication, WriteQuorum int
+	// ReadTimeout bounds a strong read before it falls back to an
+	// eventual one (4 s if 0).
+	ReadTimeout time.Duration
+	// Logf, if set, gets one line per event worth a log.
+	Logf func(format string, args ...any)
+}
+
+// ErrNoDaemon reports a configuration without a daemon to join through.
+var ErrNoDaemon = errors.New("browser: no daemon address")
+
+// Node is a running browser node.
+type Node struct {
+	cfg    Config
+	mesh   *meshpeer.Node
+	ns     *member.Member
+	blocks *cachingBlocks
+}
+
+// Start joins the mesh through cfg.Daemons and the namespace.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Key == nil || cfg.Store == nil {
+		return nil, errors.New("browser: no key or no store")
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 4 * time.Second
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	boot, err := parseDaemons(cfg.Daemons)
+	if err != nil {
+		return nil, err
+	}
+	pc := meshpeer.DefaultConfig()
+	pc.ListenAddrs = nil
+	pc.Client = true
+	pc.Bootstrap = boot
+	pc.CacheBytes = 32 << 20
+	pc.MemoryLimit = 256 << 20
+	pc.MaxFDs = 256
+	if cfg.Replication > 0 {
+		pc.Replication = cfg.Replication
+	}
+	if cfg.WriteQuorum > 0 {
+		pc.WriteQuorum = cfg.WriteQuorum
+	}
+	ref := &nslink.Ref{}
+	pc.RootVoters = ref.Voters
+	mesh, err := meshpeer.New(ctx, pc, cfg.Key, cfg.Store, nil)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := nslink.Join(mesh, member.Config{Namespace: cfg.Namespace, Voters: cfg.Voters, Logf: cfg.Logf}, ref)
+	if err != nil {
+		mesh.Close()
+		return nil, fmt.Errorf("browser: namespace %q: %w", cfg.Namespace, err)
+	}
+	return &Node{cfg: cfg, mesh: mesh, ns: ns, blocks: &cachingBlocks{store: cfg.Store, mesh: mesh, logf: cfg.Logf}}, nil
+}
+
+// parseDaemons reads the daemons' addresses, grouped by peer.
+func parseDaemons(addrs []string) ([]peer.AddrInfo, error) {
+	var mas []ma.Multiaddr
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("browser: daemon address %q: %w", s, err)
+		}
+		mas = append(mas, a)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(mas...)
+	if err != nil {
+		return nil, fmt.Errorf("browser: daemon addresses: %w", err)
+	}
+	if len(infos) == 0 {
+		return nil, ErrNoDaemon
+	}
+	return infos, nil
+}
+
+// Close leaves the namespace and the mesh.
+func (n *Node) Close() error {
+	return errors.Join(n.ns.Close(), n.mesh.Close())
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() string { return n.mesh.ID().String() }
+
+// Peer is a connected peer as the page shows it.
+type Peer struct {
+	ID    string `json:"id"`
+	Addr  string `json:"addr"`
+	Voter bool   `json:"voter"`
+}
+
+// Peers returns the peers the node is connected to now.
+func (n *Node) Peers() []Peer {
+	voters := map[string]bool{}
+	for _, v := range n.ns.Voters() {
+		voters[v] = true
+	}
+	var out []Peer
+	h := n.mesh.Host()
+	for _, p := range h.Network().Peers() {
+		pp := Peer{ID: p.String(), Voter: voters[p.String()]}
+		if cs := h.Network().ConnsToPeer(p); len(cs) > 0 {
+			pp.Addr = cs[0].RemoteMultiaddr().String()
+		}
+		out = append(out, pp)
+	}
+	return out
+}
+
+// View is the namespace as this node sees it: its name, the writer and
+// term a voter gave now (or last, when none answers in time), and the
+// voters.
+func (n *Node) View(ctx context.Context) member.View {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
+	defer cancel()
+	v, _ := n.ns.Writer(ctx)
+	return v
+}
