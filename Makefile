@@ -7,7 +7,7 @@ RUN_DIR := .run
 WASM_PKGS := $(foreach d,content namespace fsclient wasm,$(if $(wildcard $(d)/*.go),./$(d)/...))
 FUZZTIME ?= 20s
 
-.PHONY: all build run test verify unit test-wasm fuzz bench chaos clean
+.PHONY: all build run test verify unit test-deps test-wasm fuzz bench chaos clean
 
 all: build
 
@@ -28,12 +28,29 @@ run: build
 
 test: verify unit test-wasm
 
-unit:
-	$(GO) test -race -shuffle=on -timeout 15m ./...
+# Test artifacts (the browser test's screenshot) land in $(ARTIFACTS).
+ARTIFACTS := .artifacts
+unit: test-deps
+	mkdir -p $(ARTIFACTS)
+	MESHFS_REQUIRE_BROWSER=1 $(GO) test -race -shuffle=on -timeout 15m \
+	  -artifacts -outputdir $(CURDIR)/$(ARTIFACTS) ./...
+
+# What the tests need beyond Go: Node.js and npm (the wasm tests) and
+# Debian's Chromium (the browser tests), installed with apt when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+test-deps:
+	@missing=""; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt for the tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 # The browser's packages' tests, run under Node by Go's js/wasm runner
 # (with an in-memory IndexedDB from npm preloaded: see the script).
-test-wasm:
+test-wasm: test-deps
 	GOOS=js GOARCH=wasm $(GO) test -shuffle=on -timeout 5m \
 	  -exec "$(CURDIR)/wasm/blockstore/testdata/nodeexec" $(WASM_PKGS)
 

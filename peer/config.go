@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -12,6 +13,13 @@ type Config struct {
 	// ListenAddrs are the multiaddrs the host listens on (TCP, QUIC and
 	// WebSocket ones).
 	ListenAddrs []string
+	// WebSocketTLS holds the certificate that secure WebSocket listen
+	// addresses (/tcp/N/tls/ws, /tcp/N/wss) present, which pages served
+	// over https need: they may open only wss:// connections. nil means no
+	// certificate, and then such a listen address makes [New] fail. It is
+	// used only for listening; dialling checks a peer's certificate
+	// against the system's roots. A browser node ignores it.
+	WebSocketTLS *tls.Config
 	// Bootstrap are the peers dialled at start to join the mesh.
 	Bootstrap []peer.AddrInfo
 	// Replication is R: how many home peers hold each block.

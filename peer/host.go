@@ -60,19 +60,63 @@ func isPlainTCP(a ma.Multiaddr) bool {
 	return tcp
 }
 
-// newHost builds the libp2p host: TCP, QUIC and WebSocket, Noise, Yamux, the
-// resource manager and the gater; no relay, no NAT port mapping.
+// isSecureWebSocket reports whether a is a secure WebSocket address
+// (/tls/ws, /tls/sni/NAME/ws or /wss).
+func isSecureWebSocket(a ma.Multiaddr) bool {
+	secure, ws := false, false
+	for _, c := range a {
+		switch c.Protocol().Code {
+		case ma.P_WSS:
+			return true
+		case ma.P_TLS:
+			secure = true
+		case ma.P_WS:
+			ws = true
+		}
+	}
+	return secure && ws
+}
+
+// splitListenAddrs separates the secure WebSocket listen addresses from
+// the others, and reports one that has no certificate for it.
+func splitListenAddrs(cfg Config) (others []string, secure []ma.Multiaddr, err error) {
+	for _, s := range cfg.ListenAddrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil || !isSecureWebSocket(a) {
+			others = append(others, s) // libp2p.ListenAddrStrings reports a bad one
+			continue
+		}
+		if cfg.WebSocketTLS == nil {
+			return nil, nil, fmt.Errorf("%w: listen address %s is secure WebSocket and needs a certificate (Config.WebSocketTLS)", ErrInvalidConfig, s)
+		}
+		secure = append(secure, a)
+	}
+	return others, secure, nil
+}
+
+// newHost builds the libp2p host: TCP, QUIC and WebSocket (secure with
+// cfg.WebSocketTLS), Noise, Yamux, the resource manager and the gater; no
+// relay, no NAT port mapping.
+//
+// go-libp2p starts when one of its listen addresses works and only logs the
+// others' failures. The secure WebSocket ones, which exist for browsers, are
+// opened one by one after it, so that their failure (no certificate, port in
+// use, a name that resolves to no address of this machine) stops the start.
 func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
+	others, secure, err := splitListenAddrs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(cfg)))
 	if err != nil {
 		return nil, fmt.Errorf("peer: resource manager: %w", err)
 	}
 	h, err := libp2p.New(
 		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.ListenAddrStrings(others...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(websocket.New),
+		libp2p.Transport(websocket.New, websocket.WithTLSConfig(cfg.WebSocketTLS)),
 		// TLS 1.3 first (AES-GCM runs on the CPU's AES instructions, several
 		// times faster than Noise's ChaCha20 here); Noise for peers that
 		// only speak it, such as browsers.
@@ -88,6 +132,12 @@ func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("peer: host: %w", err)
+	}
+	for _, a := range secure {
+		if err := h.Network().Listen(a); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("peer: listen on %s: %w", a, err)
+		}
 	}
 	return h, nil
 }

@@ -53,6 +53,8 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
 	var listen, bootstrap listFlag
 	fs.Var(&listen, "listen", "multiaddrs to listen on, comma-separated (default from config.toml)")
+	wsCert := fs.String("ws-cert", "", "certificate chain (PEM `FILE`) for the secure WebSocket (/tls/ws) listen addresses (default from config.toml)")
+	wsKey := fs.String("ws-key", "", "the certificate's private key (PEM `FILE`) (default from config.toml)")
 	fs.Var(&bootstrap, "bootstrap", "multiaddrs of peers to join, comma-separated, each ending in /p2p/ID")
 	api := fs.String("api", "", "HTTP API `host:port` (default from config.toml; port 0 picks one)")
 	replication := fs.Int("replication", 0, "R, copies of each block (default from config.toml)")
@@ -80,6 +82,12 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	}
 	if listen.set {
 		dc.Listen = listen.vals
+	}
+	if *wsCert != "" {
+		dc.WSCert = *wsCert
+	}
+	if *wsKey != "" {
+		dc.WSKey = *wsKey
 	}
 	if bootstrap.set {
 		dc.Bootstrap = bootstrap.vals
@@ -115,6 +123,11 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return usageErr(fs, "%v", err)
 	}
+	if dc.WSCert != "" {
+		if cfg.WebSocketTLS, err = loadWebSocketTLS(dc.WSCert, dc.WSKey, std.errout); err != nil {
+			return err
+		}
+	}
 	tuneGC(cfg.CacheBytes)
 	return serveDaemon(ctx, *repo, dc, cfg, *testControl, std)
 }
@@ -124,6 +137,16 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 	cfg := meshpeer.DefaultConfig()
 	if len(dc.Listen) > 0 {
 		cfg.ListenAddrs = dc.Listen
+	}
+	if (dc.WSCert == "") != (dc.WSKey == "") {
+		return cfg, errors.New("give both ws_cert and ws_key (--ws-cert and --ws-key), or neither")
+	}
+	if dc.WSCert == "" {
+		for _, s := range cfg.ListenAddrs {
+			if isSecureWebSocket(s) {
+				return cfg, fmt.Errorf("listen address %s is secure WebSocket: give its certificate with ws_cert and ws_key in config.toml, or --ws-cert and --ws-key", s)
+			}
+		}
 	}
 	for _, s := range dc.Bootstrap {
 		a, err := ma.NewMultiaddr(s)
@@ -153,6 +176,27 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// isSecureWebSocket reports whether the multiaddr s is a secure WebSocket
+// one (/tls/ws, /tls/sni/NAME/ws or /wss).
+func isSecureWebSocket(s string) bool {
+	a, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return false // the node reports it
+	}
+	secure, ws := false, false
+	for _, c := range a {
+		switch c.Protocol().Code {
+		case ma.P_WSS:
+			return true
+		case ma.P_TLS:
+			secure = true
+		case ma.P_WS:
+			ws = true
+		}
+	}
+	return secure && ws
 }
 
 // defaultNamespace names the namespace when config.toml does not.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +27,8 @@ const (
 // one run.
 type daemonConfig struct {
 	Listen         []string `toml:"listen"`
+	WSCert         string   `toml:"ws_cert"` // absolute, or relative to the repo
+	WSKey          string   `toml:"ws_key"`
 	API            string   `toml:"api"`
 	Bootstrap      []string `toml:"bootstrap"`
 	Replication    int      `toml:"replication"`
@@ -58,6 +62,14 @@ const defaultConfigText = `# meshfs daemon configuration. Flags given to 'meshfs
 # Multiaddrs the peer listens on: TCP, QUIC and WebSocket (the browser node
 # dials the /ws one). Port 0 picks a free port.
 listen = ["/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1", "/ip4/0.0.0.0/tcp/4102/ws"]
+
+# Secure WebSocket, for browser pages served over https (they may open only
+# wss:// connections): the certificate chain and its private key, PEM files
+# (a relative path is in this repo), presented on the /tls/ws listen
+# addresses, e.g. "/dns4/mesh.example.org/tcp/4103/tls/ws" added to listen.
+# Give both or neither. They are read at start: restart after renewing them.
+ws_cert = ""
+ws_key = ""
 
 # Address of the HTTP API, the IPFS gateway (/ipfs/) and /metrics.
 # On loopback the API is open to local programs; anywhere else every API call
@@ -114,7 +126,31 @@ func loadOrInitRepo(dir string) (daemonConfig, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return daemonConfig{}, fmt.Errorf("repo: %s: unknown setting %q", path, und[0].String())
 	}
+	cfg.WSCert, cfg.WSKey = inRepo(dir, cfg.WSCert), inRepo(dir, cfg.WSKey)
 	return cfg, nil
+}
+
+// inRepo resolves a path from config.toml: a relative one is in the repo.
+func inRepo(dir, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// loadWebSocketTLS reads the secure WebSocket certificate chain and key
+// (PEM files). It warns on errout when the certificate has expired:
+// browsers will refuse it, but the daemon still serves everyone else.
+func loadWebSocketTLS(certFile, keyFile string, errout io.Writer) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("secure WebSocket certificate (ws_cert %s, ws_key %s): %w", certFile, keyFile, err)
+	}
+	if cert.Leaf != nil && time.Now().After(cert.Leaf.NotAfter) {
+		fmt.Fprintf(errout, "meshfs daemon: the secure WebSocket certificate %s expired on %s: browsers will refuse it\n",
+			certFile, cert.Leaf.NotAfter.Format(time.DateOnly))
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
 
 // daemonInfo is daemon.json: how to reach a running daemon.

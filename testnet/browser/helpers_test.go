@@ -86,9 +86,14 @@ func apiWrite(ctx context.Context, api, p string, data []byte) error {
 	return nil
 }
 
-// apiCat reads file p through the daemon's HTTP API (a strong read).
-func apiCat(ctx context.Context, api, p string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/fs/cat?arg="+url.QueryEscape(p), nil)
+// apiCat reads file p through the daemon's HTTP API, at level (strong if
+// none).
+func apiCat(ctx context.Context, api, p string, level ...string) ([]byte, error) {
+	u := api + "/api/v0/fs/cat?arg=" + url.QueryEscape(p)
+	if len(level) > 0 {
+		u += "&consistency=" + level[0]
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -133,4 +138,21 @@ func pattern(n int, seed uint32) []byte {
 		out[i] = byte(x)
 	}
 	return out
+}
+
+// waitFor polls f every 50 ms until it succeeds or d passes.
+func waitFor(ctx context.Context, d time.Duration, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -95,3 +95,9 @@ func Screenshot(ctx context.Context, path string) error {
 	}
 	return os.WriteFile(path, png, 0o644)
 }
+
+// Upload sets the files of the file input that the CSS selector names, as a
+// person picking them would (the input fires its change event).
+func Upload(ctx context.Context, selector string, files ...string) error {
+	return chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(selector), files))
+}

@@ -34,6 +34,9 @@ type Config struct {
 	// ReadTimeout bounds a strong read before it falls back to an
 	// eventual one (4 s if 0).
 	ReadTimeout time.Duration
+	// ChangeTimeout bounds the wait for a writer to take a change (20 s if
+	// 0): then the change fails with member.ErrNoWriter.
+	ChangeTimeout time.Duration
 	// Logf, if set, gets one line per event worth a log.
 	Logf func(format string, args ...any)
 }
@@ -56,6 +59,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = 4 * time.Second
+	}
+	if cfg.ChangeTimeout == 0 {
+		cfg.ChangeTimeout = 20 * time.Second
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}

@@ -15,7 +15,8 @@ import (
 
 // WriteOptions tune WriteFile.
 type WriteOptions struct {
-	// Progress, if set, is called with the bytes pushed so far.
+	// Progress, if set, is called with the bytes chunked so far (their
+	// blocks are pushed as they are made).
 	Progress func(done int64)
 	// Parents makes the missing directories above the file.
 	Parents bool
@@ -35,21 +36,28 @@ func (n *Node) WriteFile(ctx context.Context, p string, r io.Reader, opts WriteO
 	if err != nil {
 		return member.Commit{}, fmt.Errorf("write %s: %w", p, err)
 	}
-	return n.ns.Do(ctx, namespace.Create{
+	return n.do(ctx, namespace.Create{
 		Path: p, Perm: 0o644, Mtime: time.Now().UnixNano(),
 		CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 	})
 }
 
+// do sends a change to the writer, waiting at most the change timeout.
+func (n *Node) do(ctx context.Context, op namespace.Op) (member.Commit, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ChangeTimeout)
+	defer cancel()
+	return n.ns.Do(ctx, op)
+}
+
 // Mkdir makes directory p (and with parents, those above it).
 func (n *Node) Mkdir(ctx context.Context, p string, parents bool) error {
-	_, err := n.ns.Do(ctx, namespace.Mkdir{Path: p, Perm: 0o755, Mtime: time.Now().UnixNano(), Parents: parents})
+	_, err := n.do(ctx, namespace.Mkdir{Path: p, Perm: 0o755, Mtime: time.Now().UnixNano(), Parents: parents})
 	return err
 }
 
 // Rename moves from to to, replacing a file there.
 func (n *Node) Rename(ctx context.Context, from, to string) error {
-	_, err := n.ns.Do(ctx, namespace.Rename{From: from, To: to, Mtime: time.Now().UnixNano()})
+	_, err := n.do(ctx, namespace.Rename{From: from, To: to, Mtime: time.Now().UnixNano()})
 	return err
 }
 
@@ -63,7 +71,7 @@ func (n *Node) Remove(ctx context.Context, p string) error {
 	if info.Kind == "dir" {
 		op = namespace.Rmdir{Path: p, Mtime: time.Now().UnixNano(), Recursive: true}
 	}
-	_, err = n.ns.Do(ctx, op)
+	_, err = n.do(ctx, op)
 	return err
 }
 

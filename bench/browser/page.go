@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"meshfs/testnet/chrome"
+)
+
+// page is one headless Chromium, with a profile of its own, on the meshfs
+// page.
+type page struct {
+	tab  context.Context
+	stop context.CancelFunc
+	con  *console
+}
+
+// console keeps what the pages wrote to their consoles.
+type console struct {
+	mu            sync.Mutex
+	lines, errors int
+	notable       []string // errors, warnings and exceptions, first ones
+}
+
+func (c *console) logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines++
+	msg := strings.TrimPrefix(line, "page: ")
+	for _, kind := range []string{"error:", "exception:", "warning:"} {
+		if strings.HasPrefix(msg, kind) {
+			if kind != "warning:" {
+				c.errors++
+			}
+			if len(c.notable) < 20 {
+				c.notable = append(c.notable, msg)
+			}
+			break
+		}
+	}
+}
+
+// instrumentJS runs before the page's own scripts: it notes when the wasm
+// is compiled and instantiated, which the page does not say.
+const instrumentJS = `(() => {
+	const orig = WebAssembly.instantiateStreaming;
+	WebAssembly.instantiateStreaming = async (...args) => {
+		const r = await orig.apply(WebAssembly, args);
+		globalThis.benchInstantiatedMs = performance.now();
+		return r;
+	};
+})();`
+
+// helpersJS are the page-side helpers the bench evaluates.
+const helpersJS = `globalThis.benchHex = async (b) =>
+	[...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map(x => x.toString(16).padStart(2, "0")).join("");
+globalThis.benchRandom = (n) => {
+	const out = new Uint8Array(n);
+	for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+	return out;
+};
+true`
+
+// loadTimes are the milestones of one page load, in ms from navigation.
+type loadTimes struct {
+	WasmFetched  float64 `json:"fetched"`      // the wasm's last byte arrived
+	Instantiated float64 `json:"instantiated"` // compiled and instantiated
+	Ready        float64 `json:"ready"`        // meshfs.ready settled
+	WasmBytes    float64 `json:"bytes"`        // bytes of the wasm on the wire
+}
+
+// openPage starts a Chromium with a new profile in profileDir, opens url
+// and waits for meshfs.ready.
+func openPage(ctx context.Context, profileDir, url string, con *console) (*page, loadTimes, error) {
+	tab, stop, err := chrome.Start(ctx, profileDir, con.logf)
+	if err != nil {
+		return nil, loadTimes{}, err
+	}
+	p := &page{tab: tab, stop: stop, con: con}
+	if err := p.call("Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": instrumentJS}, nil); err != nil {
+		p.close()
+		return nil, loadTimes{}, err
+	}
+	if err := chrome.Navigate(tab, url); err != nil {
+		p.close()
+		return nil, loadTimes{}, err
+	}
+	// As testnet/browser does: wait until the page's own script has
+	// published the API and its ready promise settles.
+	lt, err := evalTimeout[loadTimes](tab, time.Minute, `(async () => {
+		while (!globalThis.meshfs || !meshfs.ready) await new Promise(r => setTimeout(r, 20));
+		await meshfs.ready;
+		while (globalThis.meshfsReadyMs === undefined) await new Promise(r => setTimeout(r, 20));
+		const w = performance.getEntriesByType("resource").find(e => e.name.endsWith("/meshfs.wasm"));
+		return {fetched: w ? w.responseEnd : -1, instantiated: globalThis.benchInstantiatedMs ?? -1,
+			ready: globalThis.meshfsReadyMs, bytes: w ? w.encodedBodySize : -1};
+	})()`)
+	if err != nil {
+		p.close()
+		return nil, loadTimes{}, fmt.Errorf("the page's node did not start: %w", err)
+	}
+	if _, err := evalTimeout[bool](tab, 10*time.Second, helpersJS); err != nil {
+		p.close()
+		return nil, loadTimes{}, err
+	}
+	return p, lt, nil
+}
+
+func (p *page) close() { p.stop() }
+
+// call sends one DevTools protocol command to the tab.
+func (p *page) call(method string, params, res any) error {
+	c := chromedp.FromContext(p.tab)
+	if c == nil || c.Target == nil {
+		return errors.New("no DevTools target")
+	}
+	return c.Target.Call(p.tab, method, params, res)
+}
+
+// evalTimeout evaluates expr in the tab (awaiting a promise) within d.
+func evalTimeout[T any](tab context.Context, d time.Duration, expr string) (T, error) {
+	ctx, cancel := context.WithTimeout(tab, d)
+	defer cancel()
+	return chrome.Eval[T](ctx, expr)
+}
+
+// readResult is a timed read in the page.
+type readResult struct {
+	Ms float64 `json:"ms"`
+	N  int64   `json:"n"`
+}
+
+// timedRead times meshfs.readFile(path) in the page and keeps the bytes
+// in globalThis.benchBuf, for check to hash outside the timing.
+func (p *page) timedRead(path string) (readResult, error) {
+	return evalTimeout[readResult](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
+		globalThis.benchBuf = undefined;
+		const t0 = performance.now();
+		const b = await meshfs.readFile(%q);
+		const t1 = performance.now();
+		globalThis.benchBuf = b;
+		return {ms: t1 - t0, n: b.length};
+	})()`, path))
+}
+
+// bufHash hashes (and drops) the bytes timedRead kept, and returns the
+// SHA-256 in hex and the ms crypto.subtle took.
+func (p *page) bufHash() (string, float64, error) {
+	type hashResult struct {
+		Hex string  `json:"hex"`
+		Ms  float64 `json:"ms"`
+	}
+	r, err := evalTimeout[hashResult](p.tab, time.Minute, `(async () => {
+		const t0 = performance.now();
+		const hex = await benchHex(globalThis.benchBuf);
+		const ms = performance.now() - t0;
+		globalThis.benchBuf = undefined;
+		return {hex, ms};
+	})()`)
+	return r.Hex, r.Ms, err
+}
+
+// timedStat times meshfs.stat(path) (a strong read of the namespace).
+func (p *page) timedStat(path string) (float64, error) {
+	return evalTimeout[float64](p.tab, time.Minute, fmt.Sprintf(`(async () => {
+		const t0 = performance.now();
+		await meshfs.stat(%q);
+		return performance.now() - t0;
+	})()`, path))
+}
+
+// writeResult is a timed write from the page.
+type writeResult struct {
+	Ms  float64 `json:"ms"`
+	Hex string  `json:"hex"`
+}
+
+// timedWrite makes n random bytes in the page and hashes them (untimed),
+// then times meshfs.writeFile(path, bytes).
+func (p *page) timedWrite(path string, n int64) (writeResult, error) {
+	return evalTimeout[writeResult](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
+		const data = benchRandom(%d);
+		const hex = await benchHex(data);
+		const t0 = performance.now();
+		await meshfs.writeFile(%q, data, () => {});
+		return {ms: performance.now() - t0, hex};
+	})()`, n, path))
+}
