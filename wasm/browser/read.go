@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -19,13 +20,19 @@ var ErrNotFile = errors.New("not a file")
 // no voter confirms it within the read timeout; it returns the level that
 // answered.
 func readAt[T any](ctx context.Context, n *Node, read func(context.Context, member.Level) (T, error)) (T, member.Level, error) {
-	sctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
+	return strongOrEventual(ctx, n.cfg.ReadTimeout, n.cfg.Logf, read)
+}
+
+// strongOrEventual is readAt's policy: only a strong read that no voter
+// confirmed in time falls back; its answers (a missing file, say) stand.
+func strongOrEventual[T any](ctx context.Context, timeout time.Duration, logf func(string, ...any), read func(context.Context, member.Level) (T, error)) (T, member.Level, error) {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
 	v, err := read(sctx, member.Strong)
 	cancel()
 	if err == nil || !errors.Is(err, member.ErrNoWriter) && !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 		return v, member.Strong, err
 	}
-	n.cfg.Logf("no voter answered (%v): reading the last signed root", err)
+	logf("no voter answered (%v): reading the last signed root", err)
 	v, err = read(ctx, member.Eventual)
 	return v, member.Eventual, err
 }
