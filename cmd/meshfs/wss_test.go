@@ -34,6 +34,12 @@ import (
 // into dir as cert.pem and key.pem, and returns a pool that trusts it.
 func writeCert(t *testing.T, dir string) *x509.CertPool {
 	t.Helper()
+	return writeCertUntil(t, dir, time.Now().Add(time.Hour))
+}
+
+// writeCertUntil is writeCert for a certificate valid until notAfter.
+func writeCertUntil(t *testing.T, dir string, notAfter time.Time) *x509.CertPool {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +47,8 @@ func writeCert(t *testing.T, dir string) *x509.CertPool {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "meshfs test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
+		NotBefore:             notAfter.Add(-2 * time.Hour),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -182,5 +188,24 @@ func TestDaemonSecureWebSocketErrors(t *testing.T) {
 				t.Errorf("meshfs %v: %q does not say %q", tc.args, errout, m)
 			}
 		}
+	}
+}
+
+func TestLoadWebSocketTLSExpired(t *testing.T) {
+	dir := t.TempDir()
+	writeCertUntil(t, dir, time.Now().Add(-time.Hour))
+	cert := filepath.Join(dir, "cert.pem")
+	var errout strings.Builder
+	conf, err := loadWebSocketTLS(cert, filepath.Join(dir, "key.pem"), &errout)
+	if err != nil || conf == nil || len(conf.Certificates) != 1 {
+		t.Fatalf("expired certificate: %v, %v", conf, err)
+	}
+	if !strings.Contains(errout.String(), cert) || !strings.Contains(errout.String(), "expired") {
+		t.Errorf("expired certificate: warning %q, want one naming %s", errout.String(), cert)
+	}
+	errout.Reset()
+	writeCert(t, dir)
+	if _, err := loadWebSocketTLS(cert, filepath.Join(dir, "key.pem"), &errout); err != nil || errout.Len() != 0 {
+		t.Errorf("valid certificate: %v, warning %q", err, errout.String())
 	}
 }

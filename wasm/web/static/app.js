@@ -198,6 +198,9 @@ async function boot() {
     cfg = await (await fetch("/config.json")).json();
   } catch (e) { setState("bad", "offline: the daemon that served this page does not answer"); return; }
   if (!cfg.built) { setState("bad", "the browser node is not built into this daemon: run make build"); return; }
+  // An https page may open only secure WebSockets (docs/wss.md).
+  if (location.protocol === "https:") cfg.daemons = cfg.daemons.filter((a) => /\/(wss|tls\/ws)(\/|$)/.test(a) || /\/tls\/sni\/[^/]+\/ws(\/|$)/.test(a));
+  if (!cfg.daemons.length) { setState("bad", "no daemon address this page may dial (an https page needs wss: see docs/wss.md)"); return; }
   globalThis.meshfsConfig = cfg;
   const go = new Go();
   const { instance } = await WebAssembly.instantiateStreaming(fetch("/meshfs.wasm"), go.importObject);
