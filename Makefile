@@ -35,14 +35,16 @@ unit: test-deps
 	MESHFS_REQUIRE_BROWSER=1 $(GO) test -race -shuffle=on -timeout 15m \
 	  -artifacts -outputdir $(CURDIR)/$(ARTIFACTS) ./...
 
-# What the tests need beyond Go: Node.js and npm (the wasm tests) and
-# Debian's Chromium (the browser tests), installed with apt when missing.
+# What the tests need beyond Go: Node.js and npm (the wasm tests),
+# Debian's Chromium (the browser tests) and rsync (the mount tests),
+# installed with apt when missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 test-deps:
 	@missing=""; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$$missing chromium"; \
+	command -v rsync >/dev/null || missing="$$missing rsync"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt for the tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -80,6 +82,7 @@ bench: build
 	$(GO) run ./bench/mesh --bin $(BIN)
 	$(GO) run ./bench/namespace --bin $(BIN)
 	$(GO) run ./bench/mount --bin $(BIN)
+	$(GO) run ./bench/browser --bin $(BIN)
 
 clean:
 	rm -rf bin $(RUN_DIR)

@@ -11,15 +11,17 @@ import (
 	"time"
 )
 
-// cpuSample is the CPU time used so far by the processes of interest.
+// cpuSample is the CPU time used so far by the processes of interest and
+// by the whole machine.
 type cpuSample struct {
-	renderer, chrome, daemons time.Duration
+	renderer, chrome, daemons, machine time.Duration
 }
 
 // cpuShare is the CPU used over a span of wall time, in cores (1 = one
-// core busy all along).
+// core busy all along); other is the rest of the machine's (this program,
+// and whatever else runs beside the bench).
 type cpuShare struct {
-	renderer, chrome, daemons float64
+	renderer, chrome, daemons, other float64
 }
 
 // userHZ is the unit of /proc/PID/stat's times on Linux.
@@ -31,6 +33,15 @@ const userHZ = 100
 // daemons. It returns zeros where /proc is not there.
 func sampleCPU() cpuSample {
 	var s cpuSample
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu  user nice system idle iowait irq softirq steal ...
+		line, _, _ := strings.Cut(string(b), "\n")
+		for i, f := range strings.Fields(line) {
+			if v, err := strconv.ParseInt(f, 10, 64); err == nil && i != 4 && i != 5 && i <= 8 {
+				s.machine += time.Duration(v) * time.Second / userHZ
+			}
+		}
+	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		stat, err := os.ReadFile(filepath.Join(d, "stat"))
@@ -72,11 +83,13 @@ func (s cpuSample) since(before cpuSample, d time.Duration) cpuShare {
 		return cpuShare{}
 	}
 	w := d.Seconds()
-	return cpuShare{
+	c := cpuShare{
 		renderer: (s.renderer - before.renderer).Seconds() / w,
 		chrome:   (s.chrome - before.chrome).Seconds() / w,
 		daemons:  (s.daemons - before.daemons).Seconds() / w,
 	}
+	c.other = max(0, (s.machine-before.machine).Seconds()/w-c.renderer-c.chrome-c.daemons)
+	return c
 }
 
 // gunzipLen returns the length of r's decompressed content.

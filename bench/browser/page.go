@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,6 @@ import (
 type page struct {
 	tab  context.Context
 	stop context.CancelFunc
-	con  *console
 }
 
 // console keeps what the pages wrote to their consoles.
@@ -45,6 +45,14 @@ func (c *console) logf(format string, args ...any) {
 			break
 		}
 	}
+}
+
+// summary returns how many lines and errors the pages wrote, and the
+// first notable ones.
+func (c *console) summary() (lines, errors int, notable []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines, c.errors, slices.Clone(c.notable)
 }
 
 // instrumentJS runs before the page's own scripts: it notes when the wasm
@@ -83,7 +91,7 @@ func openPage(ctx context.Context, profileDir, url string, con *console) (*page,
 	if err != nil {
 		return nil, loadTimes{}, err
 	}
-	p := &page{tab: tab, stop: stop, con: con}
+	p := &page{tab: tab, stop: stop}
 	if err := p.call("Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": instrumentJS}, nil); err != nil {
 		p.close()
 		return nil, loadTimes{}, err
@@ -176,20 +184,40 @@ func (p *page) timedStat(path string) (float64, error) {
 	})()`, path))
 }
 
-// writeResult is a timed write from the page.
-type writeResult struct {
-	Ms  float64 `json:"ms"`
-	Hex string  `json:"hex"`
+// prepareWrite makes n random bytes in the page for timeWrite and returns
+// their SHA-256 in hex.
+func (p *page) prepareWrite(n int64) (string, error) {
+	return evalTimeout[string](p.tab, time.Minute, fmt.Sprintf(`(async () => {
+		globalThis.benchData = benchRandom(%d);
+		return await benchHex(globalThis.benchData);
+	})()`, n))
 }
 
-// timedWrite makes n random bytes in the page and hashes them (untimed),
-// then times meshfs.writeFile(path, bytes).
-func (p *page) timedWrite(path string, n int64) (writeResult, error) {
-	return evalTimeout[writeResult](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
-		const data = benchRandom(%d);
-		const hex = await benchHex(data);
+// timeWrite times meshfs.writeFile(path, the bytes prepareWrite made) and
+// returns the ms it took.
+func (p *page) timeWrite(path string) (float64, error) {
+	return evalTimeout[float64](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
+		const data = globalThis.benchData;
+		globalThis.benchData = undefined;
 		const t0 = performance.now();
 		await meshfs.writeFile(%q, data, () => {});
-		return {ms: performance.now() - t0, hex};
-	})()`, n, path))
+		return performance.now() - t0;
+	})()`, path))
+}
+
+// timedFetch times fetch() of the same file from the daemon that served
+// the page, through its HTTP API (/api/v0/fs/cat): the browser's own
+// network path with no wasm in it, for comparison. It keeps the bytes for
+// bufHash like timedRead; an HTTP error is returned as it is.
+func (p *page) timedFetch(path string) (readResult, error) {
+	return evalTimeout[readResult](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
+		globalThis.benchBuf = undefined;
+		const t0 = performance.now();
+		const r = await fetch("/api/v0/fs/cat?arg=" + encodeURIComponent(%q), {cache: "no-store"});
+		if (!r.ok) throw new Error("fetch: HTTP " + r.status);
+		const b = new Uint8Array(await r.arrayBuffer());
+		const t1 = performance.now();
+		globalThis.benchBuf = b;
+		return {ms: t1 - t0, n: b.length};
+	})()`, path))
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -23,10 +23,12 @@ import (
 	"meshfs/testnet"
 )
 
-// profileSummary is where one profiled cold read spent its time.
+// profileSummary is where one profiled operation spent its time.
 type profileSummary struct {
+	what    string // "cold read", "write"
 	file    string
-	readMs  float64
+	bytes   int64
+	ms      float64
 	cpu     cpuShare
 	total   time.Duration // sampled time
 	funcs   []timed       // by self time
@@ -56,11 +58,14 @@ type cpuProfile struct {
 	TimeDeltas []int64 `json:"timeDeltas"` // µs
 }
 
-// profileRead times one more cold read with Chrome's sampling profiler on,
-// in a page whose wasm keeps its function names (built here, without
-// -ldflags=-s, and served by a proxy in front of a daemon), and writes the
-// profile to out.
-func profileRead(ctx context.Context, tn *testnet.Net, dir, out string, res *results) (*profileSummary, error) {
+// profileRun times one more cold read and one more write, each with
+// Chrome's sampling profiler on, in a page whose wasm keeps its function
+// names (built here, without -ldflags=-s, and served by a proxy in front
+// of a daemon), and writes the profiles to outDir.
+func profileRun(ctx context.Context, tn *testnet.Net, dir, outDir string, res *results) ([]*profileSummary, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
 	wasm := filepath.Join(dir, "named", "meshfs.wasm")
 	if err := buildNamedWasm(ctx, wasm); err != nil {
 		return nil, err
@@ -86,8 +91,8 @@ func profileRead(ctx context.Context, tn *testnet.Net, dir, out string, res *res
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	const p = "/bench/profile.bin"
-	sum, _, err := apiWrite(ctx, tn.Peer(1).API, p, rand.NewChaCha8(seed(1000)), res.readSize)
+	const readPath, writePath = "/bench/profile-read.bin", "/bench/profile-write.bin"
+	sum, _, err := apiWrite(ctx, tn.Peer(1).API, readPath, rand.NewChaCha8(seed(1000)), res.readSize)
 	if err != nil {
 		return nil, err
 	}
@@ -96,9 +101,48 @@ func profileRead(ctx context.Context, tn *testnet.Net, dir, out string, res *res
 		return nil, err
 	}
 	defer pg.close()
-	if _, err := pg.timedStat(p); err != nil {
+	if _, err := pg.timedStat(readPath); err != nil {
 		return nil, err
 	}
+
+	read, err := pg.profiled("cold read", filepath.Join(outDir, "read.cpuprofile"), res.readSize, func() (float64, error) {
+		rr, err := pg.timedRead(readPath)
+		if err == nil && rr.N != res.readSize {
+			err = fmt.Errorf("%d bytes, the file has %d", rr.N, res.readSize)
+		}
+		return rr.Ms, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("profiled readFile: %w", err)
+	}
+	if got, _, err := pg.bufHash(); err != nil || got != fmt.Sprintf("%x", sum) {
+		return nil, fmt.Errorf("profiled readFile: sha256 %s (%v), the file's is %x", got, err, sum)
+	}
+
+	hex, err := pg.prepareWrite(res.writeSize)
+	if err != nil {
+		return nil, err
+	}
+	write, err := pg.profiled("write", filepath.Join(outDir, "write.cpuprofile"), res.writeSize, func() (float64, error) {
+		return pg.timeWrite(writePath)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("profiled writeFile: %w", err)
+	}
+	n, back, err := apiCatSum(ctx, tn.Peer(2).API, writePath)
+	if err != nil {
+		return nil, err
+	}
+	if n != res.writeSize || fmt.Sprintf("%x", back) != hex {
+		return nil, fmt.Errorf("profiled writeFile: a daemon read %d bytes with sha256 %x; the page wrote %d with %s", n, back, res.writeSize, hex)
+	}
+	return []*profileSummary{read, write}, nil
+}
+
+// profiled runs op, which returns the ms it took by the page's clock, with
+// Chrome's sampling profiler on, writes the profile to file (DevTools'
+// Performance panel opens it) and summarizes it.
+func (p *page) profiled(what, file string, size int64, op func() (float64, error)) (*profileSummary, error) {
 	for _, c := range []struct {
 		method string
 		params any
@@ -107,43 +151,32 @@ func profileRead(ctx context.Context, tn *testnet.Net, dir, out string, res *res
 		{"Profiler.setSamplingInterval", map[string]any{"interval": 200}}, // µs
 		{"Profiler.start", nil},
 	} {
-		if err := pg.call(c.method, c.params, nil); err != nil {
+		if err := p.call(c.method, c.params, nil); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.method, err)
 		}
 	}
 	before := sampleCPU()
-	rr, err := pg.timedRead(p)
-	if err != nil {
-		return nil, fmt.Errorf("profiled readFile: %w", err)
-	}
-	cpu := sampleCPU().since(before, msDuration(rr.Ms))
-	var stopped struct {
-		Profile json.RawMessage `json:"profile"`
-	}
-	if err := pg.call("Profiler.stop", nil, &stopped); err != nil {
-		return nil, fmt.Errorf("Profiler.stop: %w", err)
-	}
-	got, _, err := pg.bufHash()
+	ms, err := op()
 	if err != nil {
 		return nil, err
 	}
-	if rr.N != res.readSize || got != hex.EncodeToString(sum) {
-		return nil, fmt.Errorf("profiled readFile: %d bytes with sha256 %s; the file has %d with %x", rr.N, got, res.readSize, sum)
+	cpu := sampleCPU().since(before, msDuration(ms))
+	var stopped struct {
+		Profile json.RawMessage `json:"profile"`
 	}
-	if err := os.WriteFile(out, stopped.Profile, 0o644); err != nil {
+	if err := p.call("Profiler.stop", nil, &stopped); err != nil {
+		return nil, fmt.Errorf("Profiler.stop: %w", err)
+	}
+	if err := os.WriteFile(file, stopped.Profile, 0o644); err != nil {
 		return nil, err
 	}
 	var prof cpuProfile
 	if err := json.Unmarshal(stopped.Profile, &prof); err != nil {
 		return nil, fmt.Errorf("the profile: %w", err)
 	}
-	names, err := wasmNames(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", wasm, err)
-	}
-	s := summarize(&prof, names)
-	s.file, s.readMs, s.cpu = out, rr.Ms, cpu
-	benchkit.Logf("profiled read: %.1f MB/s; profile in %s", benchkit.MBps(res.readSize, msDuration(rr.Ms)), out)
+	s := summarize(&prof)
+	s.what, s.file, s.bytes, s.ms, s.cpu = what, file, size, ms, cpu
+	benchkit.Logf("profiled %s: %.1f MB/s", what, benchkit.MBps(size, msDuration(ms)))
 	return s, nil
 }
 
@@ -167,7 +200,7 @@ func buildNamedWasm(ctx context.Context, out string) error {
 // summarize attributes each sample's interval to its function (self
 // time), its package, every package with a function on its stack, and one
 // kind of work (see kind).
-func summarize(p *cpuProfile, names map[string]string) *profileSummary {
+func summarize(p *cpuProfile) *profileSummary {
 	type node struct {
 		fn, group string
 		parent    int
@@ -179,9 +212,6 @@ func summarize(p *cpuProfile, names map[string]string) *profileSummary {
 			fn = "(anonymous)"
 		}
 		wasm := strings.HasSuffix(u, ".wasm") || strings.HasPrefix(u, "wasm://")
-		if real, ok := names[v8Key(strings.TrimPrefix(fn, "$"))]; ok && wasm {
-			fn = real
-		}
 		g := group(fn, u, wasm)
 		if u != "" && !wasm {
 			fn += " (" + filepath.Base(u) + ")"
@@ -229,26 +259,31 @@ func summarize(p *cpuProfile, names map[string]string) *profileSummary {
 }
 
 // kinds of work, in the order kind tries them: the first whose pattern a
-// function on the stack contains names the sample.
+// function on the stack contains names the sample. Go's linker writes a
+// wasm function's name with every character but letters, digits, dots and
+// underscores replaced by an underscore (meshfs/peer.(*Node).Get is
+// meshfs_peer.__Node_.Get), and the patterns match that form.
 var kinds = []struct{ name, pattern string }{
-	{"sha256 (block verification)", "sha256"},
+	{"sha256 (block CIDs: verifying, hashing)", "sha256"},
 	{"noise transport crypto (chacha20-poly1305)", "chacha20"},
 	{"noise transport crypto (chacha20-poly1305)", "poly1305"},
-	{"noise transport crypto (chacha20-poly1305)", "flynn/noise"},
+	{"noise transport crypto (chacha20-poly1305)", "flynn_noise"},
 	{"copy to JS (main.bytesToJS)", "main.bytesToJS"},
-	{"IndexedDB cache (wasm/blockstore)", "meshfs/wasm/blockstore"},
+	{"IndexedDB cache (wasm/blockstore)", "meshfs_wasm_blockstore"},
 	{"Go GC", "runtime.gcDrain"},
 	{"Go GC", "runtime.gcBgMarkWorker"},
 	{"Go GC", "runtime.bgsweep"},
 	{"Go GC", "runtime.bgscavenge"},
 	{"Go GC", "runtime.markroot"},
-	{"WebSocket I/O (coder/websocket, copy from JS)", "coder/websocket"},
-	{"WebSocket I/O (coder/websocket, copy from JS)", "syscall/js.copyBytesToGo"},
-	{"yamux", "go-yamux"},
-	{"libp2p (streams, multistream, resource manager)", "go-libp2p"},
-	{"libp2p (streams, multistream, resource manager)", "go-multistream"},
-	{"block fetching (meshfs/peer)", "meshfs/peer"},
-	{"file reader (meshfs/content)", "meshfs/content"},
+	{"WebSocket I/O (coder/websocket, copy from JS)", "coder_websocket"},
+	{"WebSocket I/O (coder/websocket, copy from JS)", "copyBytesToGo"},
+	{"yamux", "go_yamux"},
+	{"libp2p (streams, multistream, resource manager)", "go_libp2p"},
+	{"libp2p (streams, multistream, resource manager)", "go_multistream"},
+	{"copy from JS (main.bytesReader)", "main.__bytesReader_"},
+	{"meshfs/peer (fetching and pushing blocks)", "meshfs_peer"},
+	{"meshfs/content (chunking, file reader)", "meshfs_content"},
+	{"JS calls into Go (syscall/js.handleEvent: callbacks, timers)", "syscall_js.handleEvent"},
 }
 
 // kind says what a sample's stack (leaf first) was doing.
@@ -285,18 +320,20 @@ func group(fn, url string, wasm bool) string {
 	case !wasm:
 		return "js: " + filepath.Base(url)
 	}
-	// A Go symbol: the package is up to the first dot after the last
-	// slash before any receiver or type argument.
-	head := fn
-	if i := strings.IndexAny(head, "(["); i >= 0 {
-		head = head[:i]
+	// A Go symbol: the package is up to the first dot after the domain,
+	// if the path has one (golang.org_x_crypto_chacha20.__Cipher_.XORKeyStream).
+	from := 0
+	if m := domain.FindStringIndex(fn); m != nil {
+		from = m[1]
 	}
-	slash := strings.LastIndexByte(head, '/')
-	if dot := strings.IndexByte(fn[slash+1:], '.'); dot >= 0 {
-		return fn[:slash+1+dot]
+	if dot := strings.IndexByte(fn[from:], '.'); dot >= 0 {
+		return fn[:from+dot]
 	}
 	return fn
 }
+
+// domain matches the host at the start of a Go package path.
+var domain = regexp.MustCompile(`^[a-z0-9]+(\.[a-z0-9]+)*\.(com|org|io|net|dev|in)_`)
 
 func sorted(m map[string]time.Duration) []timed {
 	out := make([]timed, 0, len(m))

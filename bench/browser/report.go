@@ -40,21 +40,25 @@ func report(w io.Writer, loads, rounds int, r *results) {
 		benchkit.Median(r.fetched), benchkit.Median(r.instantiated), load, benchkit.Median(diff(r.loads, r.instantiated)))
 	fmt.Fprintf(tw, "  read: namespace stat\t%.1f ms\n", benchkit.Median(r.statMs))
 	fmt.Fprintf(tw, "  read: warm readFile (IndexedDB cache)\t%.1f MB/s\n", benchkit.Median(r.warmRead))
+	if len(r.fetch) > 0 {
+		fmt.Fprintf(tw, "  read: fetch() of the file over HTTP in the page (no wasm)\t%.1f MB/s\n", benchkit.Median(r.fetch))
+	}
 	fmt.Fprintf(tw, "  read: sha256 in the page (crypto.subtle, untimed)\t%.0f MB/s\n", benchkit.Median(r.hashMB))
 	if len(r.cpu) > 0 {
-		var rend, chr, dmn []float64
+		var rend, chr, dmn, oth []float64
 		for _, c := range r.cpu {
-			rend, chr, dmn = append(rend, c.renderer), append(chr, c.chrome), append(dmn, c.daemons)
+			rend, chr, dmn, oth = append(rend, c.renderer), append(chr, c.chrome), append(dmn, c.daemons), append(oth, c.other)
 		}
-		fmt.Fprintf(tw, "  read: CPU during the cold read (cores)\trenderer %.2f, other Chromium %.2f, daemons %.2f\n",
-			benchkit.Median(rend), benchkit.Median(chr), benchkit.Median(dmn))
+		fmt.Fprintf(tw, "  read: CPU during the cold read (cores)\trenderer %.2f, other Chromium %.2f, daemons %.2f, rest of the machine %.2f\n",
+			benchkit.Median(rend), benchkit.Median(chr), benchkit.Median(dmn), benchkit.Median(oth))
 	}
 	tw.Flush()
-	if p := r.prof; p != nil {
-		printProfile(w, r.readSize, p)
+	for _, p := range r.profs {
+		printProfile(w, p)
 	}
-	fmt.Fprintf(w, "\npage console: %d lines, %d errors or exceptions\n", r.con.lines, r.con.errors)
-	for _, m := range r.con.notable {
+	lines, errs, notable := r.con.summary()
+	fmt.Fprintf(w, "\npage console: %d lines, %d errors or exceptions\n", lines, errs)
+	for _, m := range notable {
 		fmt.Fprintf(w, "  %s\n", m)
 	}
 
@@ -67,9 +71,9 @@ func report(w io.Writer, loads, rounds int, r *results) {
 	fmt.Fprintf(w, "BENCH browser_write_mbps=%.1f size=%d\n", wr, r.writeSize)
 }
 
-func printProfile(w io.Writer, size int64, p *profileSummary) {
-	fmt.Fprintf(w, "\nprofile of one more cold read (%.1f MB/s; %v sampled on the page's main thread; CPU: renderer %.2f, other Chromium %.2f, daemons %.2f cores; profile in %s):\n",
-		benchkit.MBps(size, msDuration(p.readMs)), p.total.Round(time.Millisecond), p.cpu.renderer, p.cpu.chrome, p.cpu.daemons, p.file)
+func printProfile(w io.Writer, p *profileSummary) {
+	fmt.Fprintf(w, "\nprofile of one more %s of %s (%.1f MB/s; %v sampled on the page's main thread; CPU: renderer %.2f, other Chromium %.2f, daemons %.2f, rest %.2f cores; %s):\n",
+		p.what, benchkit.HumanSize(p.bytes), benchkit.MBps(p.bytes, msDuration(p.ms)), p.total.Round(time.Millisecond), p.cpu.renderer, p.cpu.chrome, p.cpu.daemons, p.cpu.other, p.file)
 	pct := func(t timed) float64 { return 100 * t.d.Seconds() / p.total.Seconds() }
 	fmt.Fprintln(w, "  by kind of work:")
 	for _, k := range p.kinds {
@@ -77,14 +81,16 @@ func printProfile(w io.Writer, size int64, p *profileSummary) {
 	}
 	var in []timed
 	for _, g := range p.inGroup {
-		if !strings.HasPrefix(g.name, "(") && !strings.HasPrefix(g.name, "js: ") && g.name != "runtime" && g.name != "main" {
+		skip := strings.HasPrefix(g.name, "(") || strings.HasPrefix(g.name, "js: ") || strings.HasPrefix(g.name, "wasm") ||
+			strings.HasPrefix(g.name, "js-to-wasm") || g.name == "runtime" || g.name == "main"
+		if !skip {
 			in = append(in, g)
 		}
 	}
 	fmt.Fprintln(w, "  by package:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  self\tpackage\t\ton stack\tpackage (Go, without runtime and main)")
-	for i := range min(15, max(len(p.groups), len(in))) {
+	fmt.Fprintln(tw, "  self\tpackage\t\ton stack\tpackage (without runtime and main)")
+	for i := range min(12, max(len(p.groups), len(in))) {
 		line := "\t\t"
 		if i < len(p.groups) {
 			line = fmt.Sprintf("  %5.1f%%\t%s\t", pct(p.groups[i]), p.groups[i].name)
