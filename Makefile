@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/meshfs
 RUN_DIR := .run
 # Packages that must build for the browser (GOOS=js GOARCH=wasm).
-WASM_PKGS := $(foreach d,content namespace fsclient wasm,$(if $(wildcard $(d)/*.go),./$(d)/...))
+WASM_PKGS := $(foreach d,content namespace fsclient gc wasm,$(if $(wildcard $(d)/*.go),./$(d)/...))
 FUZZTIME ?= 20s
 
 .PHONY: all build run test verify unit test-deps test-wasm fuzz bench chaos clean
