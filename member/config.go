@@ -28,6 +28,9 @@ type RootRecord struct {
 	Index     uint64
 	Time      int64 // Unix nanoseconds
 	Writer    string
+	// Summary is the CID of the garbage collector's summary of the live
+	// set as of this record (cid.Undef when none).
+	Summary cid.Cid
 }
 
 // Records signs, publishes and finds root records (the daemon's DHT).
@@ -70,6 +73,11 @@ type Config struct {
 	// for followers a little behind (DefaultSnapshotKeep if 0).
 	SnapshotKeep int
 	Now          func() time.Time
+	// Summarize, if set, is called by the writer before it publishes each
+	// root record, with the CIDs pinned in the state the record is as of;
+	// it returns the CID of the collector's summary of the live set as of
+	// the record (cid.Undef to publish the record without one).
+	Summarize func(ctx context.Context, r RootRecord, pins []cid.Cid) (cid.Cid, error)
 	// Logf, if set, gets one line per event worth a log: this peer became
 	// or stopped being the writer, a change fenced by a newer term.
 	Logf func(format string, args ...any)

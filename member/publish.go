@@ -17,6 +17,7 @@ import (
 type publication struct {
 	record RootRecord
 	blocks []content.Block
+	pins   []cid.Cid     // pinned in the state the record is as of
 	sign   bool          // publish the record
 	done   chan struct{} // closed when this and every earlier push ended
 	err    error         // set before done is closed
@@ -95,6 +96,16 @@ func (m *Member) publishLoop(q <-chan *publication) {
 			close(p.done)
 			if p.err == nil && p.sign {
 				ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
+				if m.cfg.Summarize != nil {
+					// Without a summary (a mark that could not complete)
+					// the record still goes out; holders keep the one
+					// they trust.
+					s, err := m.cfg.Summarize(ctx, p.record, p.pins)
+					if err != nil {
+						m.cfg.Logf("gc summary as of %d: %v", p.record.Index, err)
+					}
+					p.record.Summary = s
+				}
 				if err := m.cfg.Records.Publish(ctx, p.record); err == nil {
 					m.mu.Lock()
 					m.view.Published = max(m.view.Published, p.record.Index)

@@ -64,8 +64,10 @@ const (
 	// MaxNamespaceLen bounds a namespace name, in bytes.
 	MaxNamespaceLen = 255
 
-	// rootPayloadVersion is the first byte of the payload encoding below.
-	rootPayloadVersion = 1
+	// rootPayloadVersion is the first byte of the payload encoding below:
+	// 1 without a summary, 2 with one.
+	rootPayloadVersion        = 1
+	rootPayloadVersionSummary = 2
 
 	// maxPeerIDLen bounds a writer's binary peer ID: an inlined key or a
 	// sha2-256 multihash is at most 44 bytes.
@@ -88,6 +90,10 @@ type RootRecord struct {
 	Time int64
 	// Writer is the peer that signed the record.
 	Writer peer.ID
+	// Summary, when defined, is the CID of a UnixFS file holding the
+	// garbage collector's summary of the live set as of this record (see
+	// package gc); holders trust it because the writer signed it here.
+	Summary cid.Cid
 }
 
 // newer reports whether r supersedes o: a higher (Term, Index), then a
@@ -199,8 +205,11 @@ func OpenRootRecord(b []byte) (RootRecord, error) {
 //	index      uvarint
 //	time       8 bytes, big-endian two's complement
 //	writer     uvarint length | binary peer ID
+//	summary    uvarint length | binary CID (version 2 only)
 //
-// Varints are minimal; nothing may follow the writer.
+// Varints are minimal; nothing may follow the last field. A record with a
+// summary is version 2, one without is version 1, so records signed before
+// summaries existed keep their bytes.
 type rootPayload struct{ r RootRecord }
 
 var _ record.Record = (*rootPayload)(nil)
@@ -235,14 +244,24 @@ func encodeRootPayload(r RootRecord) ([]byte, error) {
 	if err := r.Writer.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: writer: %w", ErrBadRootRecord, err)
 	}
-	b := make([]byte, 0, 64+len(r.Namespace)+len(r.Writer))
-	b = append(b, rootPayloadVersion)
+	version := byte(rootPayloadVersion)
+	if r.Summary.Defined() {
+		if err := content.CheckCID(r.Summary); err != nil {
+			return nil, fmt.Errorf("%w: summary: %w", ErrBadRootRecord, err)
+		}
+		version = rootPayloadVersionSummary
+	}
+	b := make([]byte, 0, 128+len(r.Namespace)+len(r.Writer))
+	b = append(b, version)
 	b = appendBytes(b, []byte(r.Namespace))
 	b = appendBytes(b, r.Root.Bytes())
 	b = binary.AppendUvarint(b, r.Term)
 	b = binary.AppendUvarint(b, r.Index)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
 	b = appendBytes(b, []byte(r.Writer))
+	if r.Summary.Defined() {
+		b = appendBytes(b, r.Summary.Bytes())
+	}
 	return b, nil
 }
 
@@ -258,8 +277,9 @@ func decodeRootPayload(b []byte) (RootRecord, error) {
 		return RootRecord{}, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrBadRootRecord, len(b), MaxRootRecordSize)
 	}
 	d := payloadDecoder{b: b}
-	if v := d.u8(); d.err == nil && v != rootPayloadVersion {
-		return RootRecord{}, fmt.Errorf("%w: payload version %d, want %d", ErrBadRootRecord, v, rootPayloadVersion)
+	v := d.u8()
+	if d.err == nil && v != rootPayloadVersion && v != rootPayloadVersionSummary {
+		return RootRecord{}, fmt.Errorf("%w: payload version %d, want %d or %d", ErrBadRootRecord, v, rootPayloadVersion, rootPayloadVersionSummary)
 	}
 	ns := d.bytes("namespace", MaxNamespaceLen)
 	rootBytes := d.bytes("root", maxCIDLen)
@@ -267,6 +287,10 @@ func decodeRootPayload(b []byte) (RootRecord, error) {
 	index := d.uvarint("index")
 	tm := d.uint64("time")
 	writer := d.bytes("writer", maxPeerIDLen)
+	var summary []byte
+	if v == rootPayloadVersionSummary {
+		summary = d.bytes("summary", maxCIDLen)
+	}
 	if d.err != nil {
 		return RootRecord{}, fmt.Errorf("%w: %w", ErrBadRootRecord, d.err)
 	}
@@ -280,6 +304,11 @@ func decodeRootPayload(b []byte) (RootRecord, error) {
 	}
 	if r.Writer, err = peer.IDFromBytes(writer); err != nil {
 		return RootRecord{}, fmt.Errorf("%w: writer: %w", ErrBadRootRecord, err)
+	}
+	if v == rootPayloadVersionSummary {
+		if r.Summary, err = cid.Cast(summary); err != nil || !r.Summary.Defined() {
+			return RootRecord{}, fmt.Errorf("%w: summary: %v", ErrBadRootRecord, err)
+		}
 	}
 	again, err := encodeRootPayload(r)
 	if err != nil {

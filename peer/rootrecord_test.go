@@ -119,6 +119,7 @@ func TestRootRecordRoundTrip(t *testing.T) {
 		{"max", RootRecord{Namespace: strings.Repeat("x", MaxNamespaceLen), Root: dagpb, Term: ^uint64(0), Index: ^uint64(0), Time: 1<<63 - 1}},
 		{"negative time", RootRecord{Namespace: "team/docs", Root: dagpb, Term: 1, Index: 1, Time: -1}},
 		{"unicode", RootRecord{Namespace: "équipe ☃", Root: dagpb, Term: 7, Index: 300}},
+		{"summary", RootRecord{Namespace: "home", Root: dagpb, Term: 3, Index: 9, Summary: rootCID(t, "summary")}},
 	}
 	for _, kt := range keyTypes {
 		key, _, err := crypto.GenerateKeyPairWithReader(kt.typ, kt.bits, rand.Reader)
@@ -147,6 +148,37 @@ func TestRootRecordRoundTrip(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRootRecordVersions: a record without a summary keeps the version 1
+// encoding (records signed before summaries existed still open); one with
+// a summary is version 2, and a version 2 payload without one is refused.
+func TestRootRecordVersions(t *testing.T) {
+	w, err := peer.Decode("12D3KooWHHzSeKaY8xuZVzkLbKFfvNgPPeKhFBGrMbNzbm5akpqu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := RootRecord{Namespace: "home", Root: rootCID(t, "a"), Term: 1, Index: 2, Writer: w}
+	b1, err := encodeRootPayload(r)
+	if err != nil || b1[0] != 1 {
+		t.Fatalf("no summary: version %d, %v", b1[0], err)
+	}
+	r.Summary = rootCID(t, "s")
+	b2, err := encodeRootPayload(r)
+	if err != nil || b2[0] != 2 {
+		t.Fatalf("summary: version %d, %v", b2[0], err)
+	}
+	if got, err := decodeRootPayload(b2); err != nil || got != r {
+		t.Fatalf("decode v2: %+v, %v", got, err)
+	}
+	bad := append([]byte{2}, b1[1:]...) // version 2, no summary field
+	if _, err := decodeRootPayload(bad); !errors.Is(err, ErrBadRootRecord) {
+		t.Fatalf("version 2 without a summary: %v", err)
+	}
+	empty := appendBytes(bad, nil) // a zero-length summary
+	if _, err := decodeRootPayload(empty); !errors.Is(err, ErrBadRootRecord) {
+		t.Fatalf("empty summary: %v", err)
 	}
 }
 

@@ -120,6 +120,7 @@ func (r Records) Publish(ctx context.Context, rec member.RootRecord) error {
 	}
 	signed, err := r.n.SignRoot(meshpeer.RootRecord{
 		Namespace: rec.Namespace, Root: rec.Root, Term: rec.Term, Index: rec.Index, Time: rec.Time, Writer: w,
+		Summary: rec.Summary,
 	})
 	if err != nil {
 		return err
@@ -135,5 +136,6 @@ func (r Records) Find(ctx context.Context, ns string) (member.RootRecord, error)
 	}
 	return member.RootRecord{
 		Namespace: rec.Namespace, Root: rec.Root, Term: rec.Term, Index: rec.Index, Time: rec.Time, Writer: rec.Writer.String(),
+		Summary: rec.Summary,
 	}, nil
 }
