@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	"github.com/ipfs/go-cid"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -43,6 +44,9 @@ type Member struct {
 	// restoredPeers holds the voters named by snapshots restored, for the
 	// loop's Raft ID → peer ID map.
 	restoredPeers map[uint64]string
+	// snapState is the state file of this replica's last snapshot, which
+	// a voter far behind fetches from the mesh: the collector keeps it.
+	snapState cid.Cid
 }
 
 // View is what a member knows of its namespace right now.

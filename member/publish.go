@@ -42,7 +42,7 @@ func (l *loop) render(sign bool) (*publication, error) {
 			Namespace: l.m.cfg.Namespace, Root: root, Term: l.rep.AppliedTerm(),
 			Index: l.rep.AppliedIndex(), Time: l.m.cfg.Now().UnixNano(), Writer: l.m.cfg.Self,
 		},
-		blocks: blocks, sign: sign, done: make(chan struct{}),
+		blocks: blocks, pins: l.systemPins(), sign: sign, done: make(chan struct{}),
 	}
 	select {
 	case l.publisher <- p:
@@ -54,6 +54,17 @@ func (l *loop) render(sign bool) (*publication, error) {
 		l.renderAll = true
 		return nil, fmt.Errorf("member: %d renderings waiting for the mesh", cap(l.publisher))
 	}
+}
+
+// systemPins are the CIDs the namespace keeps live besides its roots: its
+// last snapshot's state file, which a voter far behind fetches.
+func (l *loop) systemPins() []cid.Cid {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	if l.m.snapState.Defined() {
+		return []cid.Cid{l.m.snapState}
+	}
+	return nil
 }
 
 // republishTicks is how often the writer publishes its root record again

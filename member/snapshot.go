@@ -77,6 +77,7 @@ func (m *Member) restore(data []byte) (*namespace.State, error) {
 	for id, p := range ref.peersOf() {
 		m.restoredPeers[id] = p
 	}
+	m.snapState = stateCID
 	m.mu.Unlock()
 	b, err := m.localState(stateCID)
 	if err != nil {
@@ -197,6 +198,9 @@ func (l *loop) maybeCompact(need bool) {
 				return
 			}
 			l.m.dropStates(root.CID)
+			l.m.mu.Lock()
+			l.m.snapState = root.CID
+			l.m.mu.Unlock()
 			l.m.cfg.Logf("namespace: snapshot at %d (state %s, %d bytes)", applied, root.CID, len(state))
 		})
 	}()

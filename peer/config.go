@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"meshfs/gc"
 )
 
 // Config is a node's configuration. Start from [DefaultConfig].
@@ -51,6 +53,14 @@ type Config struct {
 	// (its Raft voters): the DHT stores and returns only records one of
 	// them signed. nil means no namespace's records are accepted.
 	RootVoters func(ns string) []peer.ID
+	// GC, if set, makes this node collect garbage (package gc): it leases
+	// every block pushed to it, trusts the collection summary that the
+	// newest signed root record of namespace GCNamespace names, and every
+	// GCInterval deletes the blocks dead for GC.Grace. Nil: it deletes
+	// nothing but the copies repair hands off.
+	GC          *gc.Config
+	GCNamespace string
+	GCInterval  time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -96,6 +106,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: bad-peer threshold %d", ErrInvalidConfig, c.BadPeerThreshold)
 	case c.MemoryLimit < 64<<20:
 		return fmt.Errorf("%w: memory limit %d, need at least 64 MiB", ErrInvalidConfig, c.MemoryLimit)
+	case c.GC != nil && c.GC.Validate() != nil:
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, c.GC.Validate())
+	case c.GC != nil && (c.GCNamespace == "" || c.GCInterval <= 0):
+		return fmt.Errorf("%w: collection needs a namespace and an interval", ErrInvalidConfig)
 	case c.MaxFDs < 64:
 		return fmt.Errorf("%w: max file descriptors %d", ErrInvalidConfig, c.MaxFDs)
 	}

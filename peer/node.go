@@ -50,6 +50,7 @@ type Node struct {
 	senders   map[peer.ID]*sender
 
 	repair *repairer
+	gc     *collector // nil: no collection
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +144,11 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 	if !cfg.Client {
 		n.wg.Add(1)
 		go n.repair.loop()
+		if cfg.GC != nil {
+			n.gc = newCollector(n, *cfg.GC, cfg.GCNamespace)
+			n.wg.Add(1)
+			go n.gc.loop(cfg.GCInterval)
+		}
 	}
 
 	n.connectBootstrap(ctx)
@@ -435,6 +441,8 @@ type Status struct {
 	LastReport RepairReport `json:"last_repair_report"`
 	// Client is true for a node that is never home to blocks.
 	Client bool `json:"client,omitempty"`
+	// GC is the last garbage-collection pass, if this node collects.
+	GC *GCReport `json:"gc,omitempty"`
 }
 
 // Status returns the node's status.
@@ -459,5 +467,9 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	s.RepairBacklog, s.RepairPasses, s.LastRepair = n.repair.stat()
 	s.LastReport = n.repair.last()
 	s.Client = n.cfg.Client
+	if r, ok := n.LastGC(); ok {
+		r.Dead = nil // the status carries the tallies only
+		s.GC = &r
+	}
 	return s, nil
 }

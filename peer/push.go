@@ -148,7 +148,13 @@ func (n *Node) push(ctx context.Context, b content.Block, homes []peer.ID, need 
 	launched := 0
 	for _, p := range homes {
 		if p == n.host.ID() {
-			if !n.spawn(func() { done(n.store.Put(n.ctx, owned)) }) {
+			if !n.spawn(func() {
+				unlock := n.gc.hold(owned.CID())
+				n.gc.lease(owned.CID())
+				err := n.store.Put(n.ctx, owned)
+				unlock()
+				done(err)
+			}) {
 				qe.Causes = append(qe.Causes, ErrClosed)
 				release()
 				continue

@@ -204,8 +204,8 @@ func (r *repairer) step(ctx context.Context, cids []cid.Cid, rep *RepairReport) 
 			drops = append(drops, i)
 			continue
 		}
-		if len(a.PushTo) == 0 {
-			continue
+		if len(a.PushTo) == 0 || n.gc.isDead(c) {
+			continue // (a dead block is collected, not spread)
 		}
 		rep.Missing += len(a.PushTo)
 		b, err := n.store.Get(ctx, c)

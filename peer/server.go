@@ -196,7 +196,14 @@ func (n *Node) servePut(s network.Stream, r *bufio.Reader, w *bufio.Writer, from
 				n.reportCorrupt(from)
 				return
 			}
-			if err := n.store.Put(n.ctx, b); err != nil {
+			// A pushed block is leased before it is stored, under its lock,
+			// so a collection pass either sees the lease or has deleted
+			// the block before this stores it again.
+			unlock := n.gc.hold(c)
+			n.gc.lease(c)
+			err = n.store.Put(n.ctx, b)
+			unlock()
+			if err != nil {
 				ss[i] = statusFailed
 				return
 			}

@@ -72,6 +72,7 @@ func newAPI(node *meshpeer.Node, ns *member.Member, ref *nslink.Ref, reg *promet
 	mux.HandleFunc("GET "+apiStatus, a.status)
 	mux.HandleFunc("GET "+apiPeers, a.peers)
 	mux.HandleFunc("POST "+apiRepair, a.repair)
+	mux.HandleFunc("POST "+apiGC, a.gcPass)
 	// The IPFS trustless gateway: raw blocks, CARs and file bytes, fetched
 	// through the mesh and verified.
 	gw := gateway.New(node, gateway.Options{})

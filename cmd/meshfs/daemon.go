@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"meshfs/gc"
 	"meshfs/member"
 	meshpeer "meshfs/peer"
 	"meshfs/peer/nslink"
@@ -64,6 +66,11 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	var voters listFlag
 	fs.Var(&voters, "voters", "the namespace's first voters, peer IDs comma-separated (default from config.toml)")
 	nsName := fs.String("namespace", "", "the namespace's `NAME` (default from config.toml)")
+	gcOn := fs.String("gc", "", "`true|false`: collect garbage (default from config.toml, true)")
+	gcRoots := fs.Int("gc-roots", 0, "K, the namespace's newest roots kept live (default from config.toml)")
+	gcGrace := fs.Duration("gc-grace", 0, "how long a block stays dead before it is deleted (default from config.toml)")
+	gcLease := fs.Duration("gc-lease", 0, "how long a pushed block is protected before its write commits (default from config.toml)")
+	gcEvery := fs.Duration("gc-interval", 0, "time between collection passes (default from config.toml)")
 	webDir := fs.String("web", "", "serve the browser node (meshfs.wasm.gz, wasm_exec.js) from `DIR` instead of the one built in")
 	testControl := fs.Bool("test-control", false, "serve /debug/partition, /debug/heal and /debug/root-record (tests only: lets API callers cut the mesh and forge records)")
 	pos, err := parseFlags(fs, args)
@@ -110,6 +117,25 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	if voters.set {
 		dc.Voters = voters.vals
 	}
+	if *gcOn != "" {
+		on, err := strconv.ParseBool(*gcOn)
+		if err != nil {
+			return usageErr(fs, "--gc %q: want true or false", *gcOn)
+		}
+		dc.GC = &on
+	}
+	if *gcRoots != 0 {
+		dc.GCRoots = *gcRoots
+	}
+	if *gcGrace != 0 {
+		dc.GCGrace.Duration = *gcGrace
+	}
+	if *gcLease != 0 {
+		dc.GCLease.Duration = *gcLease
+	}
+	if *gcEvery != 0 {
+		dc.GCInterval.Duration = *gcEvery
+	}
 	if *webDir != "" {
 		dc.WebDir = *webDir
 	}
@@ -130,6 +156,21 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	}
 	tuneGC(cfg.CacheBytes)
 	return serveDaemon(ctx, *repo, dc, cfg, *testControl, std)
+}
+
+// gcConfig is the collection's parameters from the repo's config.
+func gcConfig(dc daemonConfig) gc.Config {
+	g := gc.DefaultConfig()
+	if dc.GCRoots != 0 {
+		g.Roots = dc.GCRoots
+	}
+	if dc.GCGrace.Duration != 0 {
+		g.Grace = dc.GCGrace.Duration
+	}
+	if dc.GCLease.Duration != 0 {
+		g.LeaseTTL = dc.GCLease.Duration
+	}
+	return g
 }
 
 // peerConfig turns the repo's config into the node's.
@@ -172,6 +213,13 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 		cfg.CacheBytes = dc.CacheBytes
 	}
 	cfg.Client = dc.Client
+	if (dc.GC == nil || *dc.GC) && len(dc.Voters) > 0 && !dc.Client {
+		g := gcConfig(dc)
+		cfg.GC, cfg.GCNamespace, cfg.GCInterval = &g, dc.Namespace, time.Minute
+		if dc.GCInterval.Duration != 0 {
+			cfg.GCInterval = dc.GCInterval.Duration
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
@@ -235,6 +283,9 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 		}
 		defer ns.Close()
 		registerMemberMetrics(reg, ns)
+		if cfg.GC != nil {
+			registerGCMetrics(reg, node)
+		}
 	}
 
 	ln, err := net.Listen("tcp", apiAddr)

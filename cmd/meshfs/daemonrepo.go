@@ -39,6 +39,11 @@ type daemonConfig struct {
 	Namespace      string   `toml:"namespace"`
 	Voters         []string `toml:"voters"`
 	WebDir         string   `toml:"web_dir"`
+	GC             *bool    `toml:"gc"`
+	GCRoots        int      `toml:"gc_roots"`
+	GCGrace        duration `toml:"gc_grace"`
+	GCLease        duration `toml:"gc_lease"`
+	GCInterval     duration `toml:"gc_interval"`
 }
 
 // duration is a time.Duration written as "30s" in TOML.
@@ -104,6 +109,19 @@ client = false
 # With no voters this peer serves no namespace.
 namespace = "meshfs"
 voters = []
+
+# Garbage collection, for a peer that serves the namespace. The writer
+# publishes, with each root record, a summary of the live blocks: those
+# reachable from the namespace's last gc_roots roots and from its pins.
+# Every gc_interval this peer judges the blocks it holds against the newest
+# summary; a block dead (and not leased to a write in flight, which protects
+# it gc_lease from its push) for gc_grace without a break is deleted. Files
+# added outside the namespace are kept by their pins ('meshfs add' pins).
+gc = true
+gc_roots = 16
+gc_grace = "1h"
+gc_lease = "15m"
+gc_interval = "1m"
 `
 
 // loadOrInitRepo creates the repo folder and its config on first start and

@@ -44,7 +44,8 @@ var commands = []command{
 	{"fs", "the namespace, a shared file tree: ls, cat, write, mkdir, mv, rm... (meshfs fs help)", runFS},
 	{"mount", "mount the namespace as a FUSE file system (Linux)", runMount},
 	{"block", "block where CID: the peers that hold a block", runBlock},
-	{"status", "the daemon's peer, connections, storage and repair", runStatus},
+	{"status", "the daemon's peer, connections, storage, repair and collection", runStatus},
+	{"gc", "collect garbage on the daemon now (--dry-run: say what would go and why)", runGC},
 	{"peers", "the daemon's connected peers", runPeers},
 	{"testnet", "start a local mesh of N daemons on 127.0.0.1", runTestnet},
 }

@@ -163,6 +163,11 @@ func runStatus(ctx context.Context, args []string, std stdio) error {
 		last = st.LastRepair.Format(time.RFC3339)
 	}
 	fmt.Fprintf(tw, "repair backlog\t%d block copies (%d passes, last %s)\n", st.RepairBacklog, st.RepairPasses, last)
+	if g := st.GC; g != nil {
+		fmt.Fprintf(tw, "collection\tlive %s, pinned %s, leased %s, dead awaiting %s; last pass %s deleted %s\n",
+			human(g.Live.Bytes), human(g.Pinned.Bytes), human(g.Leased.Bytes), human(g.Waiting.Bytes),
+			g.Time.Format(time.RFC3339), human(g.Deleted.Bytes))
+	}
 	// The namespace, if the daemon serves one.
 	var ns struct {
 		Namespace string `json:"namespace"`

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"meshfs/member"
@@ -18,10 +20,15 @@ const namespaceDir = "namespace" // the Raft log, in the repo
 // startMember joins the namespace named ns whose first voters are voters,
 // and makes it the one ref names.
 func startMember(repo, ns string, voters []string, node *meshpeer.Node, ref *nslink.Ref, logw io.Writer) (*member.Member, error) {
+	var summarize func(context.Context, member.RootRecord, []cid.Cid) (cid.Cid, error)
+	if g := node.Config().GC; g != nil {
+		summarize = summaryHook(ns, *g, node)
+	}
 	return nslink.Join(node, member.Config{
 		Namespace: ns,
 		Voters:    voters,
 		Dir:       filepath.Join(repo, namespaceDir),
+		Summarize: summarize,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(logw, "%s %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
 		},
