@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/raft/v3"
 	"github.com/ipfs/go-cid"
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 

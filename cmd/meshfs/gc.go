@@ -58,7 +58,9 @@ func runGC(ctx context.Context, args []string, std stdio) error {
 	if rep.Summary != "" {
 		fmt.Fprintf(tw, "summary\t%s (as of index %d)\n", rep.Summary, rep.Index)
 	}
-	line := func(label string, t gc.Tally) { fmt.Fprintf(tw, "%s\t%d blocks, %s\n", label, t.Blocks, human(t.Bytes)) }
+	line := func(label string, t gc.Tally) {
+		fmt.Fprintf(tw, "%s\t%d blocks, %s\n", label, t.Blocks, human(t.Bytes))
+	}
 	line("held", rep.Held)
 	line("live", rep.Live)
 	line("pinned", rep.Pinned)
