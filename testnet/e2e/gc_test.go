@@ -14,6 +14,10 @@ import (
 
 // gcReport is the part of a collection pass the test reads.
 type gcReport struct {
+	Time time.Time `json:"time"`
+	Dead []struct {
+		CID string `json:"cid"`
+	} `json:"dead"`
 	Idle    string   `json:"idle"`
 	Summary string   `json:"summary"`
 	Roots   []string `json:"roots"`
@@ -143,5 +147,96 @@ func TestCollectOverwrites(t *testing.T) {
 	got, err := fsCat(ctx, net.Peer(2).API, "/big.bin", "strong")
 	if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
 		t.Fatalf("newest version: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestCollectRacesRepush writes a file's old content again while its
+// blocks are dead and due to be collected on their home peers, at a range
+// of moments around the end of their grace period: the push's leases win
+// every race, and the content reads back everywhere afterwards.
+func TestCollectRacesRepush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real daemons")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	net, err := testnet.Start(ctx, testnet.Config{
+		Binary: binary, Dir: t.TempDir(), Peers: 3, Open: true,
+		DaemonArgs: []string{"--gc-roots", "1", "--gc-grace", "1s", "--gc-lease", "1s", "--gc-interval", "200ms"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	if _, err := net.WaitWriter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	for round := range 8 {
+		a, b := random(1<<20+round), random(3000)
+		wa, err := fsWrite(ctx, net.Peer(0).API, "/f", a)
+		if err != nil || wa.Status != http.StatusOK {
+			t.Fatalf("round %d: write a: %+v %v", round, wa, err)
+		}
+		if w, err := fsWrite(ctx, net.Peer(1).API, "/f", b); err != nil || w.Status != http.StatusOK {
+			t.Fatalf("round %d: write b: %+v %v", round, w, err)
+		}
+		// Wait until a holder finds a's root dead, then a while more: from
+		// at once to past the grace period, by round.
+		var seen time.Time
+		err = waitFor(ctx, time.Minute, func() error {
+			for _, p := range net.Peers() {
+				rep, err := gcPass(ctx, p.API, true)
+				if err != nil {
+					return err
+				}
+				for _, d := range rep.Dead {
+					if d.CID == wa.CID {
+						seen = time.Now()
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("%s not found dead yet", wa.CID)
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		delay := time.Duration(round) * 200 * time.Millisecond
+		<-time.After(time.Until(seen.Add(delay))) // the race's moment, not a synchronization
+		if w, err := fsWrite(ctx, net.Peer(2).API, "/f", a); err != nil || w.Status != http.StatusOK || w.CID != wa.CID {
+			t.Fatalf("round %d: write a again: %+v %v", round, w, err)
+		}
+		// Let every holder run passes past the lease and the grace period,
+		// then read a back through every peer.
+		until := time.Now().Add(3 * time.Second)
+		err = waitFor(ctx, time.Minute, func() error {
+			for _, p := range net.Peers() {
+				rep, err := gcPass(ctx, p.API, false)
+				if err != nil {
+					return err
+				}
+				if rep.Time.Before(until) {
+					return fmt.Errorf("peer %d's last pass at %v", p.Index, rep.Time)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range net.Peers() {
+			got, err := fsCat(ctx, p.API, "/f", "strong")
+			if err != nil || sha256.Sum256(got) != sha256.Sum256(a) {
+				t.Fatalf("round %d (re-push %v after a was found dead): peer %d reads %d bytes, %v", round, delay, p.Index, len(got), err)
+			}
+		}
 	}
 }
