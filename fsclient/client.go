@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"meshfs/member"
@@ -26,6 +27,33 @@ type Client struct {
 	level    member.Level
 	hook     func(*http.Request) error
 	memLimit int64
+	// owner, if set, owns the inodes this client's changes make.
+	owner *owner
+}
+
+// owner is a POSIX uid and gid.
+type owner struct{ uid, gid uint32 }
+
+// As returns a client like c (sharing its HTTP client and settings) whose
+// changes that make inodes (Mkdir, MkdirAll, OpenFile with O_CREATE,
+// Create, WriteFile, Write, Symlink, Touch) make them owned by uid and
+// gid. A client not made by As leaves the owner to the daemon, which
+// makes it 0:0, root. Neither the client nor the daemon checks who may
+// do what: that is for the caller (the mount has the kernel check).
+func (c *Client) As(uid, gid uint32) *Client {
+	d := *c
+	d.owner = &owner{uid, gid}
+	return &d
+}
+
+// setOwner adds the client's owner, if any, to the query of a change that
+// may make an inode.
+func (c *Client) setOwner(q url.Values) url.Values {
+	if c.owner != nil {
+		q.Set("uid", strconv.FormatUint(uint64(c.owner.uid), 10))
+		q.Set("gid", strconv.FormatUint(uint64(c.owner.gid), 10))
+	}
+	return q
 }
 
 // New returns a client of the daemon whose API is at apiURL (such as

@@ -21,5 +21,8 @@
 // temporary file beyond [WithMemoryLimit]) until [File.Sync] or
 // [File.Close] commits them as one change, which no reader sees before and
 // every strong read on any peer sees after (see [File.Sync] for how a
-// commit is sent). fsclient imports no libp2p and builds for js/wasm.
+// commit is sent). Inodes have owners (POSIX uid and gid, in [Info]):
+// what a client makes is root's unless the client came from
+// [Client.As]; [Client.Chown] and [Client.Lchown] change them. fsclient
+// imports no libp2p and builds for js/wasm.
 package fsclient

@@ -14,6 +14,8 @@ type Info struct {
 	Name    string `json:"name"`
 	Kind    string `json:"kind"` // file, dir or symlink
 	Mode    string `json:"mode"` // permission bits, octal
+	Uid     uint32 `json:"uid"`  // owner (0 where unknown: eventual reads)
+	Gid     uint32 `json:"gid"`  // group
 	Size    uint64 `json:"size"` // a directory's is its number of entries
 	Mtime   string `json:"mtime"`
 	MtimeNS int64  `json:"mtime_ns"`

@@ -88,7 +88,7 @@ func (c *Client) OpenFile(ctx context.Context, name string, flag int, perm fs.Fi
 // createEmpty makes an empty file at the API path p, failing with
 // fs.ErrExist if something is there.
 func (c *Client) createEmpty(ctx context.Context, p string, perm fs.FileMode) error {
-	q := url.Values{"arg": {p}, "exclusive": {"1"}, "mode": {fmt.Sprintf("%04o", perm.Perm())}}
+	q := c.setOwner(url.Values{"arg": {p}, "exclusive": {"1"}, "mode": {fmt.Sprintf("%04o", perm.Perm())}})
 	var cm Commit
 	return c.call(ctx, request{method: http.MethodPost, path: apiFS + "write", query: q, body: http.NoBody}, &cm)
 }

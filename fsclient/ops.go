@@ -189,6 +189,9 @@ func (c *Client) Write(ctx context.Context, name string, r io.Reader, opts Write
 		return Commit{}, &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w: Exclusive with At, Append or NoCreate", fs.ErrInvalid)}
 	}
 	q := url.Values{"arg": {p}}
+	if !opts.NoCreate {
+		c.setOwner(q)
+	}
 	if opts.Perm != 0 {
 		q.Set("mode", fmt.Sprintf("%04o", opts.Perm.Perm()))
 	}
@@ -246,7 +249,7 @@ func (c *Client) mkdir(ctx context.Context, op, name string, perm fs.FileMode, p
 	if err != nil {
 		return err
 	}
-	q := url.Values{"arg": {p}, "mode": {fmt.Sprintf("%04o", perm.Perm())}}
+	q := c.setOwner(url.Values{"arg": {p}, "mode": {fmt.Sprintf("%04o", perm.Perm())}})
 	if parents {
 		q.Set("parents", "1")
 	}
@@ -317,7 +320,7 @@ func (c *Client) Symlink(ctx context.Context, oldname, newname string) error {
 	if oldname == "" {
 		return &fs.PathError{Op: "symlink", Path: newname, Err: fs.ErrInvalid}
 	}
-	_, err = c.post(ctx, "symlink", url.Values{"arg": {oldname, p}})
+	_, err = c.post(ctx, "symlink", c.setOwner(url.Values{"arg": {oldname, p}}))
 	return linkError("symlink", oldname, newname, err)
 }
 
@@ -332,6 +335,43 @@ func (c *Client) Chmod(ctx context.Context, name string, mode fs.FileMode) error
 	return pathError("chmod", name, err)
 }
 
+// Chown sets the owner and group of name (following symbolic links) to
+// uid and gid, as os.Chown does; -1 leaves one as it is.
+func (c *Client) Chown(ctx context.Context, name string, uid, gid int) error {
+	p, err := c.followed(ctx, "chown", name)
+	if err != nil {
+		return err
+	}
+	return pathError("chown", name, c.chown(ctx, p, uid, gid))
+}
+
+// Lchown is Chown of a symbolic link itself, as os.Lchown.
+func (c *Client) Lchown(ctx context.Context, name string, uid, gid int) error {
+	p, err := absPath("lchown", name)
+	if err != nil {
+		return err
+	}
+	return pathError("lchown", name, c.chown(ctx, p, uid, gid))
+}
+
+func (c *Client) chown(ctx context.Context, p string, uid, gid int) error {
+	q := url.Values{"arg": {p}}
+	for _, id := range []struct {
+		name string
+		v    int
+	}{{"uid", uid}, {"gid", gid}} {
+		switch {
+		case id.v == -1:
+		case id.v < 0 || int64(id.v) >= int64(namespace.KeepID):
+			return fmt.Errorf("%w: %s %d", fs.ErrInvalid, id.name, id.v)
+		default:
+			q.Set(id.name, strconv.Itoa(id.v))
+		}
+	}
+	_, err := c.post(ctx, "chown", q)
+	return err
+}
+
 // Chtimes sets the modification time of name, following symbolic links;
 // the namespace keeps no access time, so atime is ignored. Unlike Touch it
 // makes nothing: a missing name is fs.ErrNotExist.
@@ -340,7 +380,17 @@ func (c *Client) Chtimes(ctx context.Context, name string, atime, mtime time.Tim
 	if err != nil {
 		return err
 	}
-	return pathError("chtimes", name, c.touch(ctx, p, mtime))
+	return pathError("chtimes", name, c.touch(ctx, p, mtime, false))
+}
+
+// Lchtimes is Chtimes of a symbolic link itself, not what it points to
+// (utimensat(2) with AT_SYMLINK_NOFOLLOW).
+func (c *Client) Lchtimes(ctx context.Context, name string, atime, mtime time.Time) error {
+	p, err := absPath("lchtimes", name)
+	if err != nil {
+		return err
+	}
+	return pathError("lchtimes", name, c.touch(ctx, p, mtime, false))
 }
 
 // Touch sets the modification time of name (the daemon's now if mtime is
@@ -351,11 +401,16 @@ func (c *Client) Touch(ctx context.Context, name string, mtime time.Time) error 
 	if err != nil {
 		return err
 	}
-	return pathError("touch", name, c.touch(ctx, p, mtime))
+	return pathError("touch", name, c.touch(ctx, p, mtime, true))
 }
 
-func (c *Client) touch(ctx context.Context, p string, mtime time.Time) error {
-	q := url.Values{"arg": {p}}
+// touch sets the mtime of the API path p, making an empty file there if
+// create and nothing is there.
+func (c *Client) touch(ctx context.Context, p string, mtime time.Time, create bool) error {
+	q := url.Values{"arg": {p}, "create": {"0"}}
+	if create {
+		q = c.setOwner(url.Values{"arg": {p}})
+	}
 	if !mtime.IsZero() {
 		q.Set("mtime", mtime.UTC().Format(time.RFC3339Nano))
 	}

@@ -57,7 +57,7 @@ func normalize(r request) request {
 func FuzzDecodeAnswer(f *testing.F) {
 	for _, a := range []answer{
 		{Index: 3, Term: 2, Writer: "w", Voters: []string{"a", "b"}},
-		{Info: &Info{Path: "/a", Name: "a", Kind: "file", Size: 3, CID: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}},
+		{Info: &Info{Path: "/a", Name: "a", Kind: "file", Size: 3, Uid: 1000, Gid: 100, CID: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}},
 		{Entries: []Info{{Path: "/d", Name: "d", Kind: "dir"}}},
 		{Err: &wireError{Kind: "notexist", Op: "stat", Path: "/x", Msg: "stat /x: file does not exist"}},
 		{Root: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"},

@@ -37,7 +37,7 @@ func TestChangesGoThroughTheWriterAndReadEverywhere(t *testing.T) {
 	if _, err := o.Do(ctx, namespace.Mkdir{Path: "/a/b", Parents: true, Perm: 0o755, Mtime: 7}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := o.Do(ctx, namespace.Create{Path: "/a/b/f", Perm: 0o644, Mtime: 8})
+	c, err := o.Do(ctx, namespace.Create{Path: "/a/b/f", Perm: 0o644, Uid: 1000, Gid: 100, Mtime: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestChangesGoThroughTheWriterAndReadEverywhere(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s stat: %v", m.cfg.Self, level, err)
 			}
-			if info.Kind != "file" || info.Mtime != 8 {
+			if info.Kind != "file" || info.Mtime != 8 || info.Uid != 1000 || info.Gid != 100 {
 				t.Fatalf("%s %s stat: %+v", m.cfg.Self, level, info)
 			}
 		}

@@ -212,7 +212,7 @@ func infoOf(p string, n namespace.Inode) Info {
 	p = path.Join("/", p)
 	i := Info{
 		Path: p, Name: path.Base(p), Ino: uint64(n.Ino), Kind: n.Kind.String(),
-		Mode: n.Mode(), Size: n.Size, Mtime: n.Mtime, Tsize: n.Tsize, Target: n.Target,
+		Mode: n.Mode(), Uid: n.Uid, Gid: n.Gid, Size: n.Size, Mtime: n.Mtime, Tsize: n.Tsize, Target: n.Target,
 	}
 	if n.CID.Defined() {
 		i.CID = n.CID.String()

@@ -110,6 +110,8 @@ type Info struct {
 	Ino    uint64      `json:"ino,omitempty"`
 	Kind   string      `json:"kind"` // file, dir, symlink
 	Mode   fs.FileMode `json:"mode"`
+	Uid    uint32      `json:"uid,omitempty"` // owner; 0 (root) in eventual reads, which walk plain UnixFS
+	Gid    uint32      `json:"gid,omitempty"` // group; likewise
 	Size   uint64      `json:"size"`
 	Mtime  int64       `json:"mtime"` // Unix nanoseconds
 	CID    string      `json:"cid,omitempty"`

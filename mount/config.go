@@ -2,7 +2,6 @@ package mount
 
 import (
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -14,22 +13,23 @@ type Config struct {
 	// AttrTTL is how long the kernel may cache an inode's attributes and a
 	// directory entry, and how long a directory listing answers lookups.
 	AttrTTL time.Duration
-	// UID and GID own every inode (the namespace keeps no owners).
-	UID, GID uint32
+	// AllowOther lets users other than the one who mounted use the mount
+	// (the kernel's allow_other); without it even root cannot. Mounting
+	// with it needs root, or the fusermount helper and user_allow_other
+	// in /etc/fuse.conf.
+	AllowOther bool
 	// FsName is the mount's source as mount(8) shows it.
 	FsName string
 	// Debug logs every FUSE request.
 	Debug bool
 }
 
-// DefaultConfig returns a 30s timeout, a 1s attribute TTL, and the
-// calling process's uid and gid as the owner.
+// DefaultConfig returns a 30s timeout, a 1s attribute TTL, and a mount
+// only its user may use.
 func DefaultConfig() Config {
 	return Config{
 		Timeout: 30 * time.Second,
 		AttrTTL: time.Second,
-		UID:     uint32(os.Getuid()),
-		GID:     uint32(os.Getgid()),
 		FsName:  "meshfs",
 	}
 }

@@ -24,7 +24,7 @@ func fsMode(mode uint32) fs.FileMode { return fs.FileMode(mode).Perm() }
 
 // Open opens the file for reading, writing or both.
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	h, err := n.m.openHandle(n, n.path(), openFlags(flags), 0)
+	h, err := n.m.openHandle(n.m.c, n, n.path(), openFlags(flags), 0)
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
@@ -34,10 +34,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	return h, 0, 0
 }
 
-// Create makes the file name (at once, empty) and opens it.
+// Create makes the file name (at once, empty, owned by the caller) and
+// opens it.
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	flag := openFlags(flags) | os.O_CREATE | int(flags)&os.O_EXCL
-	h, err := n.m.openHandle(nil, join(n.path(), name), flag, fsMode(mode))
+	h, err := n.m.openHandle(n.m.as(ctx), nil, join(n.path(), name), flag, fsMode(mode))
 	if err != nil {
 		return nil, nil, 0, toErrno(err)
 	}
@@ -56,14 +57,16 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	return child, h, 0, 0
 }
 
-// Mkdir makes the directory name.
+// Mkdir makes the directory name, owned by the caller.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return n.m.c.Mkdir(cctx, p, fsMode(mode)) })
+	c := n.m.as(ctx)
+	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return c.Mkdir(cctx, p, fsMode(mode)) })
 }
 
-// Symlink makes name a symbolic link to target.
+// Symlink makes name a symbolic link to target, owned by the caller.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return n.m.c.Symlink(cctx, target, p) })
+	c := n.m.as(ctx)
+	return n.make(ctx, name, out, func(cctx context.Context, p string) error { return c.Symlink(cctx, target, p) })
 }
 
 // make makes the entry name with do and returns its inode, as it is now.
@@ -72,12 +75,12 @@ func (n *node) make(ctx context.Context, name string, out *fuse.EntryOut, do fun
 	cctx, cancel := n.m.call()
 	defer cancel()
 	if err := do(cctx, p); err != nil {
-		return nil, toErrno(err)
+		return nil, n.m.errno(err)
 	}
 	n.list.drop()
 	fi, err := n.m.c.Lstat(cctx, p)
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, n.m.errno(err)
 	}
 	return n.child(ctx, infoOf(fi), out), 0
 }
@@ -89,7 +92,7 @@ func (n *node) remove(name string) syscall.Errno {
 	defer cancel()
 	err := n.m.c.Remove(cctx, join(n.path(), name))
 	n.list.drop()
-	return toErrno(err)
+	return n.m.errno(err)
 }
 
 // Rmdir removes the empty directory name.
@@ -125,5 +128,5 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	n.list.drop()
 	np.list.drop()
-	return toErrno(err)
+	return n.m.errno(err)
 }

@@ -25,12 +25,25 @@
 // peer may take that long to show; the page cache is dropped at every
 // open, so an open always reads what the daemon holds.
 //
-// The namespace keeps no owners: every inode is reported as owned by the
-// mount's [Config.UID] and [Config.GID] (the mounting user by default),
-// and chown is refused (EPERM unless it changes nothing). It keeps no
-// access time either: atime reads as the mtime, and setting it does
-// nothing. There are no hard links, device files, FIFOs or extended
-// attributes.
+// # Owners and permissions
+//
+// Inodes carry an owner and a group (POSIX uid and gid) and permission
+// bits, and the mount behaves like a local file system for every user:
+// it mounts with default_permissions, so the kernel checks each access
+// against them; a file, directory or link is made owned by the fsuid and
+// fsgid of the process that makes it; chown and chgrp change them (the
+// kernel lets only root change an owner, and the owner change the group
+// to one of its own). [Config.AllowOther] lets users other than the one
+// who mounted in (allow_other); without it the kernel refuses them even a
+// stat. Owners are numbers: the same uid may name different people on
+// two machines that mount one namespace. Only the permission bits are
+// kept: setuid, setgid and sticky bits are dropped, so there are no
+// sticky directories (a shared /tmp) and no group inheritance from a
+// setgid directory; there are no ACLs.
+//
+// The namespace keeps no access time: atime reads as the mtime, and
+// setting it does nothing. There are no hard links, device files, FIFOs
+// or extended attributes.
 //
 // Errors map to errnos: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
 // EINVAL, ELOOP, EACCES for a change the namespace does not allow this

@@ -2,6 +2,7 @@ package mount
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"syscall"
@@ -15,17 +16,19 @@ import (
 
 // meshFS is what every node of one mount shares.
 type meshFS struct {
-	c   *fsclient.Client
-	cfg Config
-	now func() time.Time
+	c     *fsclient.Client
+	cfg   Config
+	now   func() time.Time
+	stall stall
 }
 
-// call returns a context bounded by the config's timeout. It is not
-// derived from the FUSE request's context on purpose: the kernel
-// interrupts a request at any signal of the calling process (the Go
-// runtime's SIGURG included), and a commit cut off that way would be lost.
-func (m *meshFS) call() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), m.cfg.Timeout)
+// as returns the client that makes inodes owned by the user and group of
+// the process whose request ctx is (the kernel's fsuid and fsgid).
+func (m *meshFS) as(ctx context.Context) *fsclient.Client {
+	if caller, ok := fuse.FromContext(ctx); ok {
+		return m.c.As(caller.Uid, caller.Gid)
+	}
+	return m.c.As(0, 0) // no caller: the kernel itself, root
 }
 
 // newNode returns the node of a new inode.
@@ -44,7 +47,7 @@ func infoOf(fi fs.FileInfo) fsclient.Info {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		kind = "symlink"
 	}
-	return fsclient.Info{Name: fi.Name(), Kind: kind, Size: uint64(fi.Size()), MtimeNS: fi.ModTime().UnixNano()}
+	return fsclient.Info{Name: fi.Name(), Kind: kind, Size: uint64(fi.Size()), MtimeNS: fi.ModTime().UnixNano(), Mode: fmt.Sprintf("%o", fi.Mode().Perm())}
 }
 
 // typeBits returns the S_IF* bits of an inode's kind.
@@ -74,7 +77,7 @@ func (m *meshFS) fillAttr(i fsclient.Info, out *fuse.Attr) {
 	}
 	mt := i.ModTime()
 	out.SetTimes(&mt, &mt, &mt)
-	out.Owner = fuse.Owner{Uid: m.cfg.UID, Gid: m.cfg.GID}
+	out.Owner = fuse.Owner{Uid: i.Uid, Gid: i.Gid}
 	out.Blksize = 128 << 10
 	out.Blocks = (out.Size + 511) / 512
 }

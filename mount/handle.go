@@ -45,13 +45,13 @@ func openFlags(flags uint32) int {
 	return int(flags) & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR | os.O_TRUNC)
 }
 
-// openHandle opens the file at the API path p of node n with the os flags
-// flag (and perm, for O_CREATE).
-func (m *meshFS) openHandle(n *node, p string, flag int, perm fs.FileMode) (*handle, error) {
+// openHandle opens the file at the API path p of node n through c with
+// the os flags flag (and perm, for O_CREATE).
+func (m *meshFS) openHandle(c *fsclient.Client, n *node, p string, flag int, perm fs.FileMode) (*handle, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	h := &handle{n: n, write: flag&(os.O_WRONLY|os.O_RDWR) != 0, ctx: ctx, cancel: cancel, timeout: m.cfg.Timeout}
 	stop := h.guard()
-	f, err := m.c.OpenFile(ctx, p, flag, perm)
+	f, err := c.OpenFile(ctx, p, flag, perm)
 	stop()
 	if err != nil {
 		cancel(err)

@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -19,9 +20,24 @@ const firstAutomaticIno = 1 << 62
 // returns the running server once the kernel has the mount: call its
 // Wait to block until it is unmounted, and its Unmount to unmount it. The
 // mount needs /dev/fuse and either root or the fusermount helper.
+//
+// The kernel checks permissions (default_permissions) against the owners
+// and modes the namespace holds, so the mount process (root, as a rule)
+// must serve every user alike: c must be a client not made by
+// [fsclient.Client.As], and the mount makes each new inode owned by the
+// user and group of the process that made it.
 func Mount(mountpoint string, c *fsclient.Client, cfg Config) (*fuse.Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	// The kernel asks for the root's attributes to check permissions
+	// before the mount is ready, so a daemon that does not answer would
+	// fail it with a bare EIO: say so first.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	_, err := c.Lstat(ctx, "/")
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("mount: %s: the namespace's root: %w", mountpoint, err)
 	}
 	m := &meshFS{c: c, cfg: cfg, now: time.Now}
 	ttl := cfg.AttrTTL
@@ -37,15 +53,29 @@ func Mount(mountpoint string, c *fsclient.Client, cfg Config) (*fuse.Server, err
 			MaxWrite:          1 << 20,
 			Debug:             cfg.Debug,
 			DisableXAttrs:     true,
+			AllowOther:        cfg.AllowOther,
+			// The kernel checks every access against the inodes' owners
+			// and modes, as a local file system does.
+			Options: []string{"default_permissions"},
 		},
 		EntryTimeout:      &ttl,
 		AttrTimeout:       &ttl,
 		FirstAutomaticIno: firstAutomaticIno,
-		UID:               cfg.UID,
-		GID:               cfg.GID,
 	}
-	server, err := gofs.Mount(mountpoint, m.newNode(), opts)
+	// gofs.Mount, but a mount that the kernel made and that then fails
+	// its first request (the daemon stopped answering meanwhile) is
+	// unmounted, not left behind.
+	server, err := fuse.NewServer(gofs.NewNodeFS(m.newNode(), opts), mountpoint, &opts.MountOptions)
+	if err == nil {
+		go server.Serve()
+		if err = server.WaitMount(); err != nil {
+			_ = server.Unmount()
+		}
+	}
 	if err != nil {
+		if cfg.AllowOther && os.Geteuid() != 0 {
+			return nil, fmt.Errorf("mount: %s: %w (allow_other as a user other than root needs user_allow_other in /etc/fuse.conf)", mountpoint, err)
+		}
 		return nil, fmt.Errorf("mount: %s: %w", mountpoint, err)
 	}
 	return server, nil

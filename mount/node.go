@@ -75,7 +75,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 		defer cancel()
 		fi, err := n.m.c.Lstat(cctx, join(n.path(), name))
 		if err != nil {
-			return nil, toErrno(err)
+			return nil, n.m.errno(err)
 		}
 		i, ok = infoOf(fi), true
 	}
@@ -110,7 +110,7 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 		}
 	}
 	if err != nil {
-		return toErrno(err)
+		return n.m.errno(err)
 	}
 	n.m.fillAttr(i, &out.Attr)
 	out.SetTimeout(n.m.cfg.AttrTTL)
@@ -144,16 +144,10 @@ func (n *node) dropWriter(h *handle) {
 }
 
 // Setattr changes the size (through an open file if the call came with
-// one, or if one may write, so its commit keeps it), the permission bits
-// and the mtime; an owner change that changes nothing is accepted, any
-// other refused, as the namespace keeps no owners.
+// one, or if one may write, so its commit keeps it), the owner and group,
+// the permission bits and the mtime. The kernel has checked that the
+// caller may (default_permissions: only root changes an owner).
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if uid, ok := in.GetUID(); ok && uid != n.m.cfg.UID {
-		return syscall.EPERM
-	}
-	if gid, ok := in.GetGID(); ok && gid != n.m.cfg.GID {
-		return syscall.EPERM
-	}
 	p := n.path()
 	cctx, cancel := n.m.call()
 	defer cancel()
@@ -169,7 +163,7 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 			err = n.m.c.Truncate(cctx, p, int64(size))
 		}
 		if err != nil {
-			return toErrno(err)
+			return n.m.errno(err)
 		}
 	}
 	_, chmod := in.GetMode()
@@ -181,14 +175,29 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 			return errno
 		}
 	}
+	uid, chown := in.GetUID()
+	gid, chgrp := in.GetGID()
+	if chown || chgrp {
+		id := func(v uint32, set bool) int {
+			if !set {
+				return -1
+			}
+			return int(v)
+		}
+		// The node itself: a chown(2) through a link reaches the link's
+		// target node, an lchown(2) the link's.
+		if err := n.m.c.Lchown(cctx, p, id(uid, chown), id(gid, chgrp)); err != nil {
+			return n.m.errno(err)
+		}
+	}
 	if mode, ok := in.GetMode(); ok {
 		if err := n.m.c.Chmod(cctx, p, fsMode(mode)); err != nil {
-			return toErrno(err)
+			return n.m.errno(err)
 		}
 	}
 	if mtime, ok := in.GetMTime(); ok {
-		if err := n.m.c.Chtimes(cctx, p, time.Time{}, mtime); err != nil {
-			return toErrno(err)
+		if err := n.m.c.Lchtimes(cctx, p, time.Time{}, mtime); err != nil { // the node itself, a link too
+			return n.m.errno(err)
 		}
 	}
 	n.changed()
@@ -201,7 +210,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	defer cancel()
 	t, err := n.m.c.Readlink(cctx, n.path())
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, n.m.errno(err)
 	}
 	return []byte(t), 0
 }
@@ -214,21 +223,21 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	at := n.m.now()
 	entries, err := n.m.c.ReadDir(cctx, n.path())
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, n.m.errno(err)
 	}
 	out := make([]fuse.DirEntry, 0, len(entries))
 	kept := make(map[string]fsclient.Info, len(entries))
 	for _, e := range entries {
 		fi, err := e.Info()
 		if err != nil {
-			return nil, toErrno(err)
+			return nil, n.m.errno(err)
 		}
 		i := infoOf(fi)
 		kept[e.Name()] = i
 		out = append(out, fuse.DirEntry{Name: e.Name(), Mode: typeBits(i.Kind), Ino: i.Ino})
 	}
 	n.list.set(kept, at)
-	return gofs.NewListDirStream(out), 0
+	return &listStream{entries: out, list: &n.list, now: n.m.now}, 0
 }
 
 // Statfs reports a large, mostly free file system: the mesh's capacity is

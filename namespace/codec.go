@@ -19,13 +19,17 @@ var ErrBadOp = errors.New("namespace: malformed operation")
 // not carry it.
 const MaxOpSize = 64 << 10
 
-// wireOp is an operation as JSON: its name and the fields it uses.
+// wireOp is an operation as JSON: its name and the fields it uses. Fields
+// added later are omitted when zero, so what older code logged decodes
+// the same (the owners, added with Chown, default to 0, root).
 type wireOp struct {
 	Op        string      `json:"op"`
 	Path      string      `json:"path,omitempty"`
 	To        string      `json:"to,omitempty"`
 	Target    string      `json:"target,omitempty"`
 	Perm      fs.FileMode `json:"perm,omitempty"`
+	Uid       uint32      `json:"uid,omitempty"`
+	Gid       uint32      `json:"gid,omitempty"`
 	Mtime     int64       `json:"mtime,omitempty"`
 	CID       string      `json:"cid,omitempty"`
 	Size      uint64      `json:"size,omitempty"`
@@ -45,9 +49,9 @@ func EncodeOp(op Op) ([]byte, error) {
 	var w wireOp
 	switch o := op.(type) {
 	case Mkdir:
-		w = wireOp{Path: o.Path, Perm: o.Perm, Mtime: o.Mtime, Parents: o.Parents}
+		w = wireOp{Path: o.Path, Perm: o.Perm, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, Parents: o.Parents}
 	case Create:
-		w = wireOp{Path: o.Path, Perm: o.Perm, Mtime: o.Mtime, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Exclusive: o.Exclusive}
+		w = wireOp{Path: o.Path, Perm: o.Perm, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Exclusive: o.Exclusive}
 	case SetContent:
 		w = wireOp{Path: o.Path, CID: cidString(o.CID), Size: o.Size, Tsize: o.Tsize, Mtime: o.Mtime, Prev: cidString(o.Prev), IfEmpty: o.IfEmpty}
 	case Rename:
@@ -57,11 +61,13 @@ func EncodeOp(op Op) ([]byte, error) {
 	case Rmdir:
 		w = wireOp{Path: o.Path, Mtime: o.Mtime, Recursive: o.Recursive}
 	case Symlink:
-		w = wireOp{Path: o.Path, Target: o.Target, Mtime: o.Mtime}
+		w = wireOp{Path: o.Path, Target: o.Target, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime}
 	case Chmod:
 		w = wireOp{Path: o.Path, Perm: o.Perm}
+	case Chown:
+		w = wireOp{Path: o.Path, Uid: o.Uid, Gid: o.Gid}
 	case Touch:
-		w = wireOp{Path: o.Path, Mtime: o.Mtime, NoCreate: o.NoCreate}
+		w = wireOp{Path: o.Path, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, NoCreate: o.NoCreate}
 	case Allow:
 		w = wireOp{Peer: o.Peer}
 	case Deny:
@@ -108,9 +114,9 @@ func DecodeOp(b []byte) (Op, error) {
 	}
 	switch w.Op {
 	case "mkdir":
-		return Mkdir{Path: w.Path, Perm: w.Perm, Mtime: w.Mtime, Parents: w.Parents}, nil
+		return Mkdir{Path: w.Path, Perm: w.Perm, Uid: w.Uid, Gid: w.Gid, Mtime: w.Mtime, Parents: w.Parents}, nil
 	case "create":
-		return Create{Path: w.Path, Perm: w.Perm, Mtime: w.Mtime, CID: c, Size: w.Size, Tsize: w.Tsize, Exclusive: w.Exclusive}, nil
+		return Create{Path: w.Path, Perm: w.Perm, Uid: w.Uid, Gid: w.Gid, Mtime: w.Mtime, CID: c, Size: w.Size, Tsize: w.Tsize, Exclusive: w.Exclusive}, nil
 	case "write":
 		return SetContent{Path: w.Path, CID: c, Size: w.Size, Tsize: w.Tsize, Mtime: w.Mtime, Prev: prev, IfEmpty: w.IfEmpty}, nil
 	case "rename":
@@ -120,11 +126,13 @@ func DecodeOp(b []byte) (Op, error) {
 	case "rmdir":
 		return Rmdir{Path: w.Path, Mtime: w.Mtime, Recursive: w.Recursive}, nil
 	case "symlink":
-		return Symlink{Path: w.Path, Target: w.Target, Mtime: w.Mtime}, nil
+		return Symlink{Path: w.Path, Target: w.Target, Uid: w.Uid, Gid: w.Gid, Mtime: w.Mtime}, nil
 	case "chmod":
 		return Chmod{Path: w.Path, Perm: w.Perm}, nil
+	case "chown":
+		return Chown{Path: w.Path, Uid: w.Uid, Gid: w.Gid}, nil
 	case "touch":
-		return Touch{Path: w.Path, Mtime: w.Mtime, NoCreate: w.NoCreate}, nil
+		return Touch{Path: w.Path, Uid: w.Uid, Gid: w.Gid, Mtime: w.Mtime, NoCreate: w.NoCreate}, nil
 	case "allow":
 		return Allow{Peer: w.Peer}, nil
 	case "deny":

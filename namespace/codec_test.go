@@ -10,7 +10,9 @@ func TestOpRoundTrip(t *testing.T) {
 	c := testCID(t, "content")
 	for _, op := range []Op{
 		Mkdir{Path: "/a/b", Perm: 0o750, Mtime: 1, Parents: true},
+		Mkdir{Path: "/u", Perm: 0o700, Uid: 1000, Gid: 100, Mtime: 1},
 		Create{Path: "/f", Perm: 0o644, Mtime: 2, CID: c, Size: 7, Tsize: 7, Exclusive: true},
+		Create{Path: "/g", Perm: 0o600, Uid: 65534, Gid: 65534},
 		Create{Path: "/empty", Perm: 0o600},
 		SetContent{Path: "/f", CID: c, Size: 7, Tsize: 7, Mtime: 3},
 		SetContent{Path: "/f", CID: c, Size: 7, Tsize: 7, Mtime: 3, Prev: testCID(t, "before")},
@@ -20,8 +22,13 @@ func TestOpRoundTrip(t *testing.T) {
 		Unlink{Path: "/g", Mtime: 5},
 		Rmdir{Path: "/a", Mtime: 6, Recursive: true},
 		Symlink{Path: "/l", Target: "../x", Mtime: 7},
+		Symlink{Path: "/m", Target: "x", Uid: 1, Gid: 2, Mtime: 7},
 		Chmod{Path: "/l", Perm: 0o700},
+		Chown{Path: "/l", Uid: 1000, Gid: 1000},
+		Chown{Path: "/l", Uid: KeepID, Gid: 0},
+		Chown{Path: "/l", Uid: 0, Gid: KeepID},
 		Touch{Path: "/t", Mtime: 8},
+		Touch{Path: "/t", Uid: 7, Gid: 8, Mtime: 8},
 		Touch{Path: "/t", Mtime: 9, NoCreate: true},
 		Allow{Peer: "12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"},
 		Allow{Peer: AnyPeer},
@@ -48,9 +55,36 @@ func TestDecodeOpRefuses(t *testing.T) {
 		`{"op":"chmod","path":"/a","perm":2147484141}`, `[1,2]`,
 		`{"op":"write","path":"/f","prev":"nope"}`, `{"op":"allow","peer":1}`,
 		`{"op":"write","path":"/f","prev":"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"}`,
+		`{"op":"chown","path":"/f","uid":4294967296}`, `{"op":"mkdir","path":"/a","gid":-1}`,
+		`{"op":"chown","path":"/f","uid":"0"}`,
 	} {
 		if _, err := DecodeOp([]byte(b)); !errors.Is(err, ErrBadOp) {
 			t.Errorf("%q: %v, want ErrBadOp", b, err)
+		}
+	}
+}
+
+// TestDecodeOpBeforeOwners: operations logged before inodes had owners
+// (no uid or gid fields) still decode, and make inodes owned by root.
+func TestDecodeOpBeforeOwners(t *testing.T) {
+	s := New()
+	for _, b := range []string{
+		`{"op":"mkdir","path":"/d","perm":493,"mtime":1,"parents":true}`,
+		`{"op":"create","path":"/d/f","perm":420,"mtime":2}`,
+		`{"op":"symlink","path":"/d/l","target":"f","mtime":3}`,
+		`{"op":"touch","path":"/d/t","mtime":4}`,
+	} {
+		op, err := DecodeOp([]byte(b))
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+	}
+	for _, p := range []string{"/d", "/d/f", "/d/l", "/d/t"} {
+		if n, err := s.Stat(p); err != nil || n.Uid != 0 || n.Gid != 0 {
+			t.Errorf("%s: %+v %v, want owner 0:0", p, n, err)
 		}
 	}
 }
@@ -65,6 +99,8 @@ func FuzzDecodeOp(f *testing.F) {
 		`{"op":"write","path":"/f","ifempty":true}`,
 		`{"op":"allow","peer":"*"}`,
 		`{"op":"deny","peer":"12D3KooWGRUVh7bQkqpVN5v1Ys9tqfw7TL1v4ks5hRaJuTsy5kRx"}`,
+		`{"op":"chown","path":"/f","uid":1000,"gid":4294967295}`,
+		`{"op":"create","path":"/a/b/g","uid":1000,"gid":1000}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -1,7 +1,8 @@
 // Package namespace is meshfs's mutable file tree: inodes (files,
-// directories, symbolic links) with modes, sizes, times and, for files, the
-// CID of their content, plus the namespace's access list, changed only by
-// operations applied in order to a [State]. State is a deterministic state
+// directories, symbolic links) with modes, owners (POSIX uid and gid, set
+// by the operations that make inodes and by [Chown]), sizes, times and,
+// for files, the CID of their content, plus the namespace's access list,
+// changed only by operations applied in order to a [State]. State is a deterministic state
 // machine: no clock, no randomness, no I/O; an operation carries every
 // value it needs (its time, its new content CID), so every replica that
 // applies the same log of operations holds the same tree.

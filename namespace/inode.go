@@ -40,6 +40,8 @@ type Inode struct {
 	Ino    Ino
 	Kind   Kind
 	Perm   fs.FileMode // permission bits only
+	Uid    uint32      // owner, a POSIX user ID (never KeepID)
+	Gid    uint32      // group, a POSIX group ID (never KeepID)
 	Size   uint64      // file: content bytes; symlink: len(Target); dir: entries
 	Mtime  int64       // Unix nanoseconds, from the operation that set it
 	CID    cid.Cid     // file content; cid.Undef for an empty file

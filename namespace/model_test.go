@@ -27,8 +27,9 @@ type model struct {
 
 // node is what the model knows of one path.
 type node struct {
-	kind Kind
-	cid  cid.Cid // a file's content
+	kind     Kind
+	cid      cid.Cid // a file's content
+	uid, gid uint32
 }
 
 func newModel() model {
@@ -82,7 +83,25 @@ func (m model) removeTree(p string) {
 	}
 }
 
+// badOwner reports an operation that would make an inode owned by KeepID.
+func badOwner(op Op) bool {
+	switch o := op.(type) {
+	case Mkdir:
+		return o.Uid == KeepID || o.Gid == KeepID
+	case Create:
+		return o.Uid == KeepID || o.Gid == KeepID
+	case Symlink:
+		return o.Uid == KeepID || o.Gid == KeepID
+	case Touch:
+		return !o.NoCreate && (o.Uid == KeepID || o.Gid == KeepID)
+	}
+	return false
+}
+
 func (m model) apply(op Op) error {
+	if badOwner(op) {
+		return fs.ErrInvalid
+	}
 	switch o := op.(type) {
 	case Mkdir:
 		if o.Parents {
@@ -101,7 +120,7 @@ func (m model) apply(op Op) error {
 			}
 			for q := o.Path; q != "/"; q = path.Dir(q) {
 				if _, ok := m.tree[q]; !ok {
-					m.tree[q] = node{kind: KindDir}
+					m.tree[q] = node{kind: KindDir, uid: o.Uid, gid: o.Gid}
 				}
 			}
 			return nil
@@ -112,7 +131,7 @@ func (m model) apply(op Op) error {
 		if _, ok := m.tree[o.Path]; ok {
 			return fs.ErrExist
 		}
-		m.tree[o.Path] = node{kind: KindDir}
+		m.tree[o.Path] = node{kind: KindDir, uid: o.Uid, gid: o.Gid}
 	case Create:
 		if err := m.parentErr(o.Path); err != nil {
 			return err
@@ -124,8 +143,11 @@ func (m model) apply(op Op) error {
 			case n.kind != KindFile || o.Exclusive:
 				return fs.ErrExist
 			}
+			n.cid = o.CID // the owners stay
+			m.tree[o.Path] = n
+			return nil
 		}
-		m.tree[o.Path] = node{kind: KindFile, cid: o.CID}
+		m.tree[o.Path] = node{kind: KindFile, cid: o.CID, uid: o.Uid, gid: o.Gid}
 	case SetContent:
 		n, err := m.existing(o.Path)
 		switch {
@@ -138,7 +160,8 @@ func (m model) apply(op Op) error {
 		case o.Prev.Defined() && n.cid != o.Prev, o.IfEmpty && n.cid.Defined():
 			return ErrConflict
 		}
-		m.tree[o.Path] = node{kind: KindFile, cid: o.CID}
+		n.cid = o.CID
+		m.tree[o.Path] = n
 	case Unlink:
 		switch n, err := m.existing(o.Path); {
 		case err != nil:
@@ -199,10 +222,22 @@ func (m model) apply(op Op) error {
 		if _, ok := m.tree[o.Path]; ok {
 			return fs.ErrExist
 		}
-		m.tree[o.Path] = node{kind: KindSymlink}
+		m.tree[o.Path] = node{kind: KindSymlink, uid: o.Uid, gid: o.Gid}
 	case Chmod:
 		_, err := m.existing(o.Path)
 		return err
+	case Chown:
+		n, err := m.existing(o.Path)
+		if err != nil {
+			return err
+		}
+		if o.Uid != KeepID {
+			n.uid = o.Uid
+		}
+		if o.Gid != KeepID {
+			n.gid = o.Gid
+		}
+		m.tree[o.Path] = n
 	case Touch:
 		if err := m.parentErr(o.Path); err != nil {
 			return err
@@ -211,7 +246,7 @@ func (m model) apply(op Op) error {
 			if o.NoCreate && o.Path != "/" {
 				return fs.ErrNotExist
 			}
-			m.tree[o.Path] = node{kind: KindFile}
+			m.tree[o.Path] = node{kind: KindFile, uid: o.Uid, gid: o.Gid}
 		}
 	case Allow:
 		if o.Peer == "" {
@@ -231,13 +266,14 @@ func (m model) apply(op Op) error {
 
 // paths lists the state's tree as the model's map.
 func (s *State) paths() map[string]node {
-	m := map[string]node{"/": {kind: KindDir}}
+	root := s.inodes[RootIno]
+	m := map[string]node{"/": {kind: KindDir, uid: root.Uid, gid: root.Gid}}
 	var walk func(p string, n *Inode)
 	walk = func(p string, n *Inode) {
 		for name, ino := range n.entries {
 			c := s.inodes[ino]
 			q := path.Join(p, name)
-			m[q] = node{kind: c.Kind, cid: c.CID}
+			m[q] = node{kind: c.Kind, cid: c.CID, uid: c.Uid, gid: c.Gid}
 			walk(q, c)
 		}
 	}
@@ -272,13 +308,21 @@ func randomOp(r *rand.Rand) Op {
 		return cid.Undef
 	}
 	peer := func() string { return []string{"", AnyPeer, "p1", "p2"}[r.IntN(4)] }
+	// id is a uid or gid: mostly root or a user, rarely KeepID (refused
+	// by the operations that make inodes).
+	id := func() uint32 {
+		if r.IntN(40) == 0 {
+			return KeepID
+		}
+		return []uint32{0, 0, 1000, 65534}[r.IntN(4)]
+	}
 	mtime := int64(r.IntN(1000))
-	switch r.IntN(14) {
+	switch r.IntN(15) {
 	case 0, 1:
-		return Mkdir{Path: p(), Perm: 0o755, Parents: r.IntN(2) == 0, Mtime: mtime}
+		return Mkdir{Path: p(), Perm: 0o755, Uid: id(), Gid: id(), Parents: r.IntN(2) == 0, Mtime: mtime}
 	case 2, 3:
 		c := someCID()
-		return Create{Path: p(), Perm: 0o644, CID: c, Size: 1, Tsize: 1, Exclusive: r.IntN(3) == 0, Mtime: mtime}
+		return Create{Path: p(), Perm: 0o644, Uid: id(), Gid: id(), CID: c, Size: 1, Tsize: 1, Exclusive: r.IntN(3) == 0, Mtime: mtime}
 	case 4:
 		return Unlink{Path: p(), Mtime: mtime}
 	case 5:
@@ -286,7 +330,7 @@ func randomOp(r *rand.Rand) Op {
 	case 6, 7:
 		return Rename{From: p(), To: p(), NoReplace: r.IntN(4) == 0, Mtime: mtime}
 	case 8:
-		return Symlink{Path: p(), Target: string(rune('s' + r.IntN(3))), Mtime: mtime}
+		return Symlink{Path: p(), Target: string(rune('s' + r.IntN(3))), Uid: id(), Gid: id(), Mtime: mtime}
 	case 9, 10:
 		op := SetContent{Path: p(), CID: someCID(), Size: 1, Tsize: 1, Mtime: mtime}
 		switch r.IntN(4) {
@@ -302,9 +346,15 @@ func randomOp(r *rand.Rand) Op {
 		if r.IntN(2) == 0 {
 			return Chmod{Path: p(), Perm: fs.FileMode(r.IntN(0o1000))}
 		}
-		return Touch{Path: p(), Mtime: mtime, NoCreate: r.IntN(3) == 0}
+		return Touch{Path: p(), Uid: id(), Gid: id(), Mtime: mtime, NoCreate: r.IntN(3) == 0}
 	case 12:
 		return Allow{Peer: peer()}
+	case 13:
+		uid, gid := id(), id()
+		if r.IntN(4) == 0 {
+			uid, gid = KeepID, KeepID
+		}
+		return Chown{Path: p(), Uid: uid, Gid: gid}
 	}
 	return Deny{Peer: peer()}
 }

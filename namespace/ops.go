@@ -18,21 +18,30 @@ type Op interface {
 	apply(s *State) error
 }
 
-// Mkdir makes the directory Path; with Parents, also the missing
-// directories above it, and an existing directory at Path is no error.
+// KeepID as the Uid or Gid of a [Chown] leaves that one as it is, as -1
+// does for chown(2). It is no inode's owner or group: an operation that
+// makes an inode refuses it (fs.ErrInvalid).
+const KeepID = ^uint32(0)
+
+// Mkdir makes the directory Path, owned by Uid and Gid; with Parents, also
+// the missing directories above it (owned alike), and an existing
+// directory at Path is no error.
 type Mkdir struct {
-	Path    string
-	Perm    fs.FileMode
-	Mtime   int64
-	Parents bool
+	Path     string
+	Perm     fs.FileMode
+	Uid, Gid uint32
+	Mtime    int64
+	Parents  bool
 }
 
-// Create makes the file Path with the given content, or replaces the
-// content of the file there (unless Exclusive). A defined CID must pass
+// Create makes the file Path, owned by Uid and Gid, with the given
+// content, or replaces the content of the file there (unless Exclusive;
+// its permissions and owners stay). A defined CID must pass
 // content.CheckCID.
 type Create struct {
 	Path      string
 	Perm      fs.FileMode
+	Uid, Gid  uint32
 	Mtime     int64
 	CID       cid.Cid // cid.Undef for a file with no content yet
 	Size      uint64  // file bytes
@@ -85,9 +94,11 @@ type Rmdir struct {
 	Recursive bool
 }
 
-// Symlink makes a symbolic link at Path that points to Target.
+// Symlink makes a symbolic link at Path that points to Target, owned by
+// Uid and Gid.
 type Symlink struct {
 	Path, Target string
+	Uid, Gid     uint32
 	Mtime        int64
 }
 
@@ -97,10 +108,20 @@ type Chmod struct {
 	Perm fs.FileMode
 }
 
+// Chown sets the owner of Path to Uid and its group to Gid; KeepID leaves
+// either as it is. A symbolic link at Path is changed itself (lchown(2)).
+// Who may change owners is for the caller to decide (the mount lets the
+// kernel check): the tree only records them.
+type Chown struct {
+	Path     string
+	Uid, Gid uint32
+}
+
 // Touch sets the modification time of Path, creating an empty file (mode
-// 0644) if nothing is there, unless NoCreate.
+// 0644, owned by Uid and Gid) if nothing is there, unless NoCreate.
 type Touch struct {
 	Path     string
+	Uid, Gid uint32
 	Mtime    int64
 	NoCreate bool
 }
@@ -113,9 +134,21 @@ func (Unlink) Name() string     { return "unlink" }
 func (Rmdir) Name() string      { return "rmdir" }
 func (Symlink) Name() string    { return "symlink" }
 func (Chmod) Name() string      { return "chmod" }
+func (Chown) Name() string      { return "chown" }
 func (Touch) Name() string      { return "touch" }
 
+// checkOwner refuses KeepID as the owner or group of a new inode.
+func checkOwner(op, p string, uid, gid uint32) error {
+	if uid == KeepID || gid == KeepID {
+		return pathErr(op, p, fmt.Errorf("%w: owner %d:%d", fs.ErrInvalid, uid, gid))
+	}
+	return nil
+}
+
 func (o Mkdir) apply(s *State) error {
+	if err := checkOwner(o.Name(), o.Path, o.Uid, o.Gid); err != nil {
+		return err
+	}
 	names, err := splitPath(o.Name(), o.Path)
 	if err != nil {
 		return err
@@ -151,13 +184,16 @@ func (o Mkdir) apply(s *State) error {
 		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
 	}
 	for ; i < len(names); i++ {
-		n = s.add(n, names[i], &Inode{Kind: KindDir, Perm: o.Perm.Perm(), Mtime: o.Mtime, entries: map[string]Ino{}}, o.Mtime)
+		n = s.add(n, names[i], &Inode{Kind: KindDir, Perm: o.Perm.Perm(), Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, entries: map[string]Ino{}}, o.Mtime)
 	}
 	s.changed(o.Path)
 	return nil
 }
 
 func (o Create) apply(s *State) error {
+	if err := checkOwner(o.Name(), o.Path, o.Uid, o.Gid); err != nil {
+		return err
+	}
 	dir, name, err := s.parentOf(o.Name(), o.Path)
 	if err != nil {
 		return err
@@ -177,7 +213,7 @@ func (o Create) apply(s *State) error {
 		s.changed(o.Path)
 		return nil
 	}
-	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Mtime: o.Mtime, CID: o.CID, Size: o.Size, Tsize: o.Tsize}, o.Mtime)
+	s.add(dir, name, &Inode{Kind: KindFile, Perm: o.Perm.Perm(), Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, CID: o.CID, Size: o.Size, Tsize: o.Tsize}, o.Mtime)
 	s.changed(o.Path)
 	return nil
 }
@@ -297,6 +333,9 @@ func (o Rmdir) apply(s *State) error {
 }
 
 func (o Symlink) apply(s *State) error {
+	if err := checkOwner(o.Name(), o.Path, o.Uid, o.Gid); err != nil {
+		return err
+	}
 	dir, name, err := s.parentOf(o.Name(), o.Path)
 	if err != nil {
 		return err
@@ -307,13 +346,14 @@ func (o Symlink) apply(s *State) error {
 	if _, ok := dir.entries[name]; ok {
 		return pathErr(o.Name(), o.Path, fs.ErrExist)
 	}
-	s.add(dir, name, &Inode{Kind: KindSymlink, Perm: 0o777, Mtime: o.Mtime, Target: o.Target, Size: uint64(len(o.Target))}, o.Mtime)
+	s.add(dir, name, &Inode{Kind: KindSymlink, Perm: 0o777, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime, Target: o.Target, Size: uint64(len(o.Target))}, o.Mtime)
 	s.changed(o.Path)
 	return nil
 }
 
-// Chmod and Touch of an existing inode change nothing Render shows (plain
-// UnixFS has no modes or times), so they leave the render cache alone.
+// Chmod, Chown and Touch of an existing inode change nothing Render shows
+// (plain UnixFS has no modes, owners or times), so they leave the render
+// cache alone.
 func (o Chmod) apply(s *State) error {
 	n, err := s.lookup(o.Name(), o.Path)
 	if err != nil {
@@ -323,7 +363,26 @@ func (o Chmod) apply(s *State) error {
 	return nil
 }
 
+func (o Chown) apply(s *State) error {
+	n, err := s.lookup(o.Name(), o.Path)
+	if err != nil {
+		return err
+	}
+	if o.Uid != KeepID {
+		n.Uid = o.Uid
+	}
+	if o.Gid != KeepID {
+		n.Gid = o.Gid
+	}
+	return nil
+}
+
 func (o Touch) apply(s *State) error {
+	if !o.NoCreate {
+		if err := checkOwner(o.Name(), o.Path, o.Uid, o.Gid); err != nil {
+			return err
+		}
+	}
 	dir, name, err := s.parentOf(o.Name(), o.Path)
 	if err != nil {
 		if o.Path == "/" {
@@ -339,7 +398,7 @@ func (o Touch) apply(s *State) error {
 	if o.NoCreate {
 		return pathErr(o.Name(), o.Path, fs.ErrNotExist)
 	}
-	s.add(dir, name, &Inode{Kind: KindFile, Perm: 0o644, Mtime: o.Mtime}, o.Mtime)
+	s.add(dir, name, &Inode{Kind: KindFile, Perm: 0o644, Uid: o.Uid, Gid: o.Gid, Mtime: o.Mtime}, o.Mtime)
 	s.changed(o.Path)
 	return nil
 }

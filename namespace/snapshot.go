@@ -11,10 +11,11 @@ import (
 // A snapshot is the whole state in one deterministic byte string, for
 // storing beside the log and sending to a replica that is far behind:
 //
-//	snapshot = "MFNS" version:1 next:uvarint
+//	snapshot = "MFNS" version:2 next:uvarint
 //	           npeers:uvarint { peer:string }           (sorted, unique)
 //	           ninodes:uvarint { inode }                (by number, unique)
-//	inode    = ino:uvarint kind:byte perm:uvarint mtime:varint body
+//	inode    = ino:uvarint kind:byte perm:uvarint uid:uvarint gid:uvarint
+//	           mtime:varint body
 //	body     = file:    size:uvarint tsize:uvarint cid:bytes (empty: none)
 //	         | dir:     nentries:uvarint { name:string ino:uvarint } (sorted)
 //	         | symlink: target:string
@@ -22,9 +23,15 @@ import (
 //
 // Every varint has its shortest form, so a state has exactly one snapshot.
 // The render cache is not part of it.
+//
+// Version 1, written before inodes had owners, is the same without uid and
+// gid; UnmarshalState still reads it (from repos and from the mesh), its
+// inodes owned by 0:0, root.
 const (
 	snapshotMagic   = "MFNS"
-	snapshotVersion = 1
+	snapshotVersion = 2
+	// snapshotNoOwners is the last version without uid and gid.
+	snapshotNoOwners = 1
 )
 
 var _ encoding.BinaryMarshaler = (*State)(nil)
@@ -36,8 +43,12 @@ const maxNext Ino = 1 << 63
 // MarshalBinary returns the state's snapshot (see UnmarshalState): the
 // tree, the next inode number and the access list; the same state always
 // gives the same bytes.
-func (s *State) MarshalBinary() ([]byte, error) {
-	b := append([]byte(snapshotMagic), snapshotVersion)
+func (s *State) MarshalBinary() ([]byte, error) { return s.marshal(snapshotVersion) }
+
+// marshal writes the snapshot in the given version; version 1 cannot
+// carry owners other than 0:0.
+func (s *State) marshal(version byte) ([]byte, error) {
+	b := append([]byte(snapshotMagic), version)
 	b = binary.AppendUvarint(b, uint64(s.next))
 	b = binary.AppendUvarint(b, uint64(len(s.access)))
 	for _, p := range s.AccessList() {
@@ -49,6 +60,13 @@ func (s *State) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(ino))
 		b = append(b, byte(n.Kind))
 		b = binary.AppendUvarint(b, uint64(n.Perm))
+		switch {
+		case version > snapshotNoOwners:
+			b = binary.AppendUvarint(b, uint64(n.Uid))
+			b = binary.AppendUvarint(b, uint64(n.Gid))
+		case n.Uid != 0 || n.Gid != 0:
+			return nil, fmt.Errorf("namespace: inode %d has owner %d:%d, which snapshot version %d cannot hold", ino, n.Uid, n.Gid, version)
+		}
 		b = binary.AppendVarint(b, n.Mtime)
 		switch n.Kind {
 		case KindFile:

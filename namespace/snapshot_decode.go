@@ -14,7 +14,8 @@ import (
 // UnmarshalState decodes a snapshot written by MarshalBinary. The bytes
 // are untrusted: it refuses, with an error wrapping ErrBadSnapshot, any
 // that MarshalBinary could not have written for a state the operations
-// can build: unknown versions, kinds or permission bits, varints not in
+// can build: unknown versions, kinds or permission bits, owners equal to
+// KeepID, varints not in
 // their shortest form, truncation or trailing data, inode numbers that
 // repeat, are out of order or not below next, a root that is missing or
 // not a directory, entries naming missing inodes or the root, an inode
@@ -34,11 +35,12 @@ func decodeSnapshot(r *snapReader) (*State, error) {
 	if magic := r.take(len(snapshotMagic)); string(magic) != snapshotMagic {
 		return nil, errors.New("not a snapshot")
 	}
-	switch v := r.byte(); {
+	version := r.byte()
+	switch {
 	case r.err != nil:
 		return nil, r.err
-	case v != snapshotVersion:
-		return nil, fmt.Errorf("version %d", v)
+	case version != snapshotVersion && version != snapshotNoOwners:
+		return nil, fmt.Errorf("version %d", version)
 	}
 	s := &State{inodes: map[Ino]*Inode{}, next: Ino(r.uvarint()), access: map[string]struct{}{}}
 	if err := decodeAccess(r, s); err != nil {
@@ -47,7 +49,7 @@ func decodeSnapshot(r *snapReader) (*State, error) {
 	count := r.uvarint()
 	var last Ino
 	for i := uint64(0); i < count && r.err == nil; i++ {
-		n, err := decodeInode(r)
+		n, err := decodeInode(r, version > snapshotNoOwners)
 		if err != nil {
 			return nil, err
 		}
@@ -95,10 +97,15 @@ func decodeAccess(r *snapReader, s *State) error {
 	return r.err
 }
 
-// decodeInode reads one inode; its entries are checked by checkTree.
-func decodeInode(r *snapReader) (*Inode, error) {
+// decodeInode reads one inode, with its owners if the version has them;
+// its entries are checked by checkTree.
+func decodeInode(r *snapReader, owners bool) (*Inode, error) {
 	n := &Inode{Ino: Ino(r.uvarint()), Kind: Kind(r.byte())}
 	perm := r.uvarint()
+	var uid, gid uint64
+	if owners {
+		uid, gid = r.uvarint(), r.uvarint()
+	}
 	n.Mtime = r.varint()
 	if r.err != nil {
 		return nil, r.err
@@ -109,6 +116,10 @@ func decodeInode(r *snapReader) (*Inode, error) {
 	if perm > uint64(fs.ModePerm) {
 		return nil, fmt.Errorf("inode %d: mode %#o has more than permission bits", n.Ino, perm)
 	}
+	if uid >= uint64(KeepID) || gid >= uint64(KeepID) {
+		return nil, fmt.Errorf("inode %d: owner %d:%d out of range", n.Ino, uid, gid)
+	}
+	n.Uid, n.Gid = uint32(uid), uint32(gid)
 	n.Perm = fs.FileMode(perm)
 	switch n.Kind {
 	case KindFile:

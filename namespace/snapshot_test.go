@@ -120,12 +120,27 @@ func head(next uint64, peers ...string) snap {
 	return b
 }
 
+// headV1 starts a snapshot of version 1, whose inodes have no owners: build
+// its inodes with inodeV1 and raw fields.
+func headV1(next uint64) snap {
+	return snap(snapshotMagic).raw(snapshotNoOwners).u(next).u(0)
+}
+
 func (b snap) raw(p ...byte) snap { return append(b, p...) }
 func (b snap) u(v uint64) snap    { return binary.AppendUvarint(b, v) }
 func (b snap) s(v string) snap    { return append(b.u(uint64(len(v))), v...) }
 
-// inode starts an inode record with permissions 0o755 and time 7.
-func (b snap) inode(ino uint64, k Kind) snap {
+// inode starts an inode record with permissions 0o755, owner 1000:100
+// and time 7.
+func (b snap) inode(ino uint64, k Kind) snap { return b.owned(ino, k, 1000, 100) }
+
+// owned starts an inode record with the owner uid:gid.
+func (b snap) owned(ino uint64, k Kind, uid, gid uint64) snap {
+	return binary.AppendVarint(b.u(ino).raw(byte(k)).u(0o755).u(uid).u(gid), 7)
+}
+
+// inodeV1 starts a version 1 inode record: permissions 0o755, time 7.
+func (b snap) inodeV1(ino uint64, k Kind) snap {
 	return binary.AppendVarint(b.u(ino).raw(byte(k)).u(0o755), 7)
 }
 
@@ -161,12 +176,13 @@ func TestUnmarshalStateRefuses(t *testing.T) {
 	}{
 		{"empty", "not a snapshot", nil},
 		{"bad magic", "not a snapshot", append([]byte("MFNX"), valid[4:]...)},
-		{"unknown version", "version 2", append([]byte("MFNS\x02"), valid[5:]...)},
+		{"unknown version", "version 3", append([]byte("MFNS\x03"), valid[5:]...)},
+		{"version 0", "version 0", append([]byte("MFNS\x00"), valid[5:]...)},
 		{"magic only", "truncated", []byte("MFNS")},
 		{"truncated", "truncated", valid[:len(valid)-1]},
 		{"trailing data", "trailing", valid.raw(0)},
-		{"overlong varint", "shortest form", snap("MFNS\x01").raw(0x82, 0x00).u(0).u(1).dir(1)},
-		{"varint overflow", "overflows", snap("MFNS\x01").raw(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		{"overlong varint", "shortest form", snap("MFNS\x02").raw(0x82, 0x00).u(0).u(1).dir(1)},
+		{"varint overflow", "overflows", snap("MFNS\x02").raw(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
 		{"huge inode count", "truncated", head(2).u(1 << 62).dir(1)},
 		{"huge string", "truncated", head(2).u(1).inode(1, KindDir).u(1).u(1 << 62)},
 		{"next not above inodes", "not above", head(2).u(2).dir(1, e{"a", 2}).file(2, nil)},
@@ -202,8 +218,14 @@ func TestUnmarshalStateRefuses(t *testing.T) {
 		{"CID and more", "trailing bytes", head(3).u(2).dir(1, e{"f", 2}).file(2, append(slices.Clone(good), 0))},
 		{"kind 0", "kind 0", head(3).u(2).dir(1, e{"x", 2}).inode(2, 0)},
 		{"kind 4", "kind 4", head(3).u(2).dir(1, e{"x", 2}).inode(2, 4).s("x")},
-		{"mode bits", "permission bits", head(2).u(1).u(1).raw(byte(KindDir)).u(uint64(0o1755)).u(0).u(0)},
-		{"directory mode", "permission bits", head(2).u(1).u(1).raw(byte(KindDir)).u(uint64(1<<31 | 0o755)).u(0).u(0)},
+		{"mode bits", "permission bits", head(2).u(1).u(1).raw(byte(KindDir)).u(uint64(0o1755)).u(0).u(0).u(0).u(0)},
+		{"directory mode", "permission bits", head(2).u(1).u(1).raw(byte(KindDir)).u(uint64(1<<31 | 0o755)).u(0).u(0).u(0).u(0)},
+		{"uid KeepID", "owner", head(2).u(1).owned(1, KindDir, uint64(KeepID), 0).u(0)},
+		{"gid KeepID", "owner", head(2).u(1).owned(1, KindDir, 0, uint64(KeepID)).u(0)},
+		{"uid past 32 bits", "owner", head(2).u(1).owned(1, KindDir, 1<<32, 0).u(0)},
+		{"gid past 32 bits", "owner", head(3).u(2).dir(1, e{"f", 2}).owned(2, KindFile, 0, 1<<40).u(0).u(0).s("")},
+		{"version 1 with owners", "truncated", headV1(2).u(1).inode(1, KindDir).u(0)},
+		{"version 1 truncated", "truncated", headV1(3).u(2).inodeV1(1, KindDir).u(1).s("f").u(2).inodeV1(2, KindFile).u(0).u(0)},
 		{"empty symlink target", "empty symbolic link", head(3).u(2).dir(1, e{"l", 2}).link(2, "")},
 		{"symlink with file fields", "trailing", head(3).u(2).dir(1, e{"l", 2}).inode(2, KindSymlink).u(3).u(3).s(string(good))},
 		{"file with entries", "truncated", head(3).u(2).dir(1, e{"f", 2}).inode(2, KindFile).u(1).s("x").u(3)},
@@ -221,6 +243,79 @@ func TestUnmarshalStateRefuses(t *testing.T) {
 	}
 }
 
+// TestUnmarshalStateVersion1 reads a snapshot written before inodes had
+// owners, as old repos and the mesh hold them: every inode is owned by
+// 0:0, and the state goes on like any other.
+func TestUnmarshalStateVersion1(t *testing.T) {
+	c := testCID(t, "x").Bytes()
+	b := headV1(5).u(4).
+		inodeV1(1, KindDir).u(2).s("d").u(2).s("f").u(3).
+		inodeV1(2, KindDir).u(1).s("l").u(4).
+		inodeV1(3, KindFile).u(3).u(3).s(string(c)).
+		inodeV1(4, KindSymlink).s("../f")
+	s, err := UnmarshalState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/", "/d", "/f", "/d/l"} {
+		if n, err := s.Stat(p); err != nil || n.Uid != 0 || n.Gid != 0 || n.Perm != 0o755 || n.Mtime != 7 {
+			t.Fatalf("%s: %+v %v", p, n, err)
+		}
+	}
+	// It writes as version 1 again, byte for byte, and as version 2.
+	if v1, err := s.marshal(snapshotNoOwners); err != nil || !bytes.Equal(v1, b) {
+		t.Fatalf("version 1 again: %x, %v; want %x", v1, err, []byte(b))
+	}
+	v2, err := s.MarshalBinary()
+	if err != nil || v2[len(snapshotMagic)] != snapshotVersion {
+		t.Fatalf("MarshalBinary: %x %v", v2, err)
+	}
+	s2, err := UnmarshalState(v2)
+	if err != nil || !equalStates(s, s2) {
+		t.Fatalf("version 2: %v", err)
+	}
+	if err := s.Apply(Chown{Path: "/d/l", Uid: 1000, Gid: KeepID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Stat("/d/l"); n.Uid != 1000 || n.Gid != 0 {
+		t.Fatalf("after chown: %+v", n)
+	}
+	// Version 1 cannot hold that owner.
+	if _, err := s.marshal(snapshotNoOwners); err == nil {
+		t.Fatal("version 1 wrote an owner it has no room for")
+	}
+}
+
+// TestSnapshotOwners: owners survive a snapshot.
+func TestSnapshotOwners(t *testing.T) {
+	s := New()
+	for _, op := range []Op{
+		Mkdir{Path: "/home/u", Perm: 0o700, Uid: 1000, Gid: 1000, Parents: true},
+		Create{Path: "/home/u/f", Perm: 0o600, Uid: 1000, Gid: 100},
+		Symlink{Path: "/home/u/l", Target: "f", Uid: 65534, Gid: 65534},
+		Touch{Path: "/t", Uid: KeepID - 1, Gid: 7},
+		Chown{Path: "/", Uid: 5, Gid: KeepID},
+	} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%#v: %v", op, err)
+		}
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string][2]uint32{"/": {5, 0}, "/home": {1000, 1000}, "/home/u": {1000, 1000},
+		"/home/u/f": {1000, 100}, "/home/u/l": {65534, 65534}, "/t": {KeepID - 1, 7}} {
+		if n, err := got.Stat(p); err != nil || n.Uid != want[0] || n.Gid != want[1] {
+			t.Errorf("%s: %+v %v, want owner %d:%d", p, n, err, want[0], want[1])
+		}
+	}
+}
+
 func FuzzUnmarshalState(f *testing.F) {
 	for seed := range uint64(8) {
 		r := rand.New(rand.NewPCG(seed, seed))
@@ -231,6 +326,7 @@ func FuzzUnmarshalState(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(head(5, AnyPeer).u(4).dir(1, e{"d", 2}, e{"f", 3}).dir(2, e{"l", 4}).file(3, opCID(1).Bytes()).link(4, "../f")))
+	f.Add([]byte(headV1(3).u(2).inodeV1(1, KindDir).u(1).s("f").u(2).inodeV1(2, KindFile).u(0).u(0).s("")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := UnmarshalState(b)
 		if err != nil {
@@ -239,14 +335,19 @@ func FuzzUnmarshalState(f *testing.F) {
 			}
 			return
 		}
-		// A snapshot has one form: what decodes re-encodes to the same
-		// bytes, which decode to an equal state.
-		again, err := s.MarshalBinary()
+		// A snapshot has one form in its version: what decodes re-encodes
+		// in that version to the same bytes; in the current version, to
+		// bytes that decode to an equal state.
+		same, err := s.marshal(b[len(snapshotMagic)])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(again, b) {
-			t.Fatalf("%x re-encodes as %x", b, again)
+		if !bytes.Equal(same, b) {
+			t.Fatalf("%x re-encodes as %x", b, same)
+		}
+		again, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
 		}
 		s2, err := UnmarshalState(again)
 		if err != nil || !equalStates(s, s2) {

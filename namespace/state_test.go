@@ -274,7 +274,7 @@ func equalStates(a, b *State) bool {
 	}
 	for ino, x := range a.inodes {
 		y, ok := b.inodes[ino]
-		if !ok || x.Kind != y.Kind || x.Perm != y.Perm || x.Size != y.Size || x.Mtime != y.Mtime ||
+		if !ok || x.Kind != y.Kind || x.Perm != y.Perm || x.Uid != y.Uid || x.Gid != y.Gid || x.Size != y.Size || x.Mtime != y.Mtime ||
 			!x.CID.Equals(y.CID) && (x.CID.Defined() || y.CID.Defined()) || x.Target != y.Target || len(x.entries) != len(y.entries) {
 			return false
 		}

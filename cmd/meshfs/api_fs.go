@@ -22,7 +22,11 @@ import (
 
 // The namespace's HTTP API, under /api/v0/fs/. Paths are in ?arg= (two
 // for mv and symlink); reads take ?consistency=strong|sequential|eventual
-// (strong by default). Answers are JSON except cat's (the file's bytes).
+// (strong by default). The calls that make inodes (mkdir, write, symlink,
+// touch) take their owner as ?uid= and ?gid=, decimal; either missing is
+// 0, root. The API does not check who may do what: a client that serves
+// several users (the mount) checks, or lets the kernel check, first.
+// Answers are JSON except cat's (the file's bytes).
 // Errors are {"error", "kind", "op", "path"}, kind naming the POSIX-like
 // error (notexist, exist, notdir, isdir, notempty, conflict, invalid,
 // notallowed, nowriter, unknown, ...).
@@ -34,6 +38,8 @@ type fsInfo struct {
 	Name    string `json:"name"`
 	Kind    string `json:"kind"`
 	Mode    string `json:"mode"` // permission bits, octal
+	Uid     uint32 `json:"uid"`
+	Gid     uint32 `json:"gid"`
 	Size    uint64 `json:"size"`
 	Mtime   string `json:"mtime"` // RFC 3339, nanoseconds
 	MtimeNS int64  `json:"mtime_ns"`
@@ -45,7 +51,7 @@ type fsInfo struct {
 func toFSInfo(i member.Info) fsInfo {
 	return fsInfo{
 		Path: i.Path, Name: i.Name, Kind: i.Kind, Mode: fmt.Sprintf("%04o", i.Mode.Perm()),
-		Size: i.Size, Mtime: time.Unix(0, i.Mtime).UTC().Format(time.RFC3339Nano), MtimeNS: i.Mtime,
+		Uid: i.Uid, Gid: i.Gid, Size: i.Size, Mtime: time.Unix(0, i.Mtime).UTC().Format(time.RFC3339Nano), MtimeNS: i.Mtime,
 		CID: i.CID, Ino: i.Ino, Target: i.Target,
 	}
 }
@@ -73,6 +79,7 @@ func (a *api) routeFS(mux *http.ServeMux) {
 		"POST rm":       a.fsRemove,
 		"POST symlink":  a.fsSymlink,
 		"POST chmod":    a.fsChmod,
+		"POST chown":    a.fsChown,
 		"POST touch":    a.fsTouch,
 		"POST allow":    a.fsAccess(false),
 		"POST deny":     a.fsAccess(true),
@@ -186,6 +193,31 @@ func modeArg(r *http.Request, def fs.FileMode) (fs.FileMode, error) {
 		return 0, badRequest("mode=%q: want octal permission bits like 0644", s)
 	}
 	return fs.FileMode(v), nil
+}
+
+// idArg returns the uid or gid in ?name=, decimal; keep (none given, or
+// -1) is namespace.KeepID.
+func idArg(r *http.Request, name string, keep uint32) (uint32, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" || s == "-1" && keep == namespace.KeepID {
+		return keep, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || uint32(v) == namespace.KeepID {
+		return 0, badRequest("%s=%q: want a number from 0 to %d", name, s, namespace.KeepID-1)
+	}
+	return uint32(v), nil
+}
+
+// owner is who owns what a request makes.
+type owner struct{ uid, gid uint32 }
+
+// ownerArg returns the owner of what a request makes: ?uid= and ?gid=,
+// each 0 (root) if not given.
+func ownerArg(r *http.Request) (owner, error) {
+	uid, err := idArg(r, "uid", 0)
+	gid, gerr := idArg(r, "gid", 0)
+	return owner{uid, gid}, errors.Join(err, gerr)
 }
 
 // readArgs returns a read's path and consistency level.
@@ -303,11 +335,12 @@ func (a *api) change(w http.ResponseWriter, r *http.Request, op namespace.Op) {
 func (a *api) fsMkdir(w http.ResponseWriter, r *http.Request) {
 	p, err := pathArg(r, 0)
 	mode, merr := modeArg(r, 0o755)
-	if err = errors.Join(err, merr); err != nil {
+	o, oerr := ownerArg(r)
+	if err = errors.Join(err, merr, oerr); err != nil {
 		fsError(w, err)
 		return
 	}
-	a.change(w, r, namespace.Mkdir{Path: p, Perm: mode, Mtime: a.now().UnixNano(), Parents: boolArg(r, "parents")})
+	a.change(w, r, namespace.Mkdir{Path: p, Perm: mode, Uid: o.uid, Gid: o.gid, Mtime: a.now().UnixNano(), Parents: boolArg(r, "parents")})
 }
 
 func (a *api) fsMove(w http.ResponseWriter, r *http.Request) {
@@ -347,11 +380,12 @@ func (a *api) fsSymlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := pathArg(r, 1)
-	if err != nil {
+	o, oerr := ownerArg(r)
+	if err = errors.Join(err, oerr); err != nil {
 		fsError(w, err)
 		return
 	}
-	a.change(w, r, namespace.Symlink{Path: p, Target: args[0], Mtime: a.now().UnixNano()})
+	a.change(w, r, namespace.Symlink{Path: p, Target: args[0], Uid: o.uid, Gid: o.gid, Mtime: a.now().UnixNano()})
 }
 
 func (a *api) fsChmod(w http.ResponseWriter, r *http.Request) {
@@ -372,11 +406,25 @@ func (a *api) fsChmod(w http.ResponseWriter, r *http.Request) {
 	a.change(w, r, namespace.Chmod{Path: p, Perm: mode})
 }
 
+// fsChown sets the owner (?uid=) and group (?gid=) of a path, a symbolic
+// link itself; one missing, or -1, is left as it is.
+func (a *api) fsChown(w http.ResponseWriter, r *http.Request) {
+	p, err := pathArg(r, 0)
+	uid, uerr := idArg(r, "uid", namespace.KeepID)
+	gid, gerr := idArg(r, "gid", namespace.KeepID)
+	if err = errors.Join(err, uerr, gerr); err != nil {
+		fsError(w, err)
+		return
+	}
+	a.change(w, r, namespace.Chown{Path: p, Uid: uid, Gid: gid})
+}
+
 // fsTouch sets a modification time (?mtime= RFC 3339, default now),
 // making an empty file if nothing is there (unless ?create=0).
 func (a *api) fsTouch(w http.ResponseWriter, r *http.Request) {
 	p, err := pathArg(r, 0)
-	if err != nil {
+	o, oerr := ownerArg(r)
+	if err = errors.Join(err, oerr); err != nil {
 		fsError(w, err)
 		return
 	}
@@ -387,7 +435,7 @@ func (a *api) fsTouch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.change(w, r, namespace.Touch{Path: p, Mtime: t.UnixNano(), NoCreate: r.URL.Query().Get("create") == "0"})
+	a.change(w, r, namespace.Touch{Path: p, Uid: o.uid, Gid: o.gid, Mtime: t.UnixNano(), NoCreate: r.URL.Query().Get("create") == "0"})
 }
 
 // fsAccess lets a peer change the tree (or, with deny, stops it); "*" is
@@ -441,13 +489,15 @@ func peerIDArg(s string) error {
 // fsWrite writes the request body into a file: replacing its content (the
 // default), at ?offset=N, or at its end with ?append=1. The blocks go into
 // the mesh first; then one operation names the new content. A missing file
-// is created (?mode=, default 0644) unless ?create=0; ?parents=1 makes
-// missing directories; ?exclusive=1 fails if the file exists.
+// is created (?mode=, default 0644; ?uid= and ?gid=) unless ?create=0;
+// ?parents=1 makes missing directories (mode 0755, the same owner);
+// ?exclusive=1 fails if the file exists.
 func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 	p, err := pathArg(r, 0)
 	mode, merr := modeArg(r, 0o644)
 	off, oerr := intArg(r, "offset", -1)
-	if err = errors.Join(err, merr, oerr); err != nil {
+	own, owerr := ownerArg(r)
+	if err = errors.Join(err, merr, oerr, owerr); err != nil {
 		fsError(w, err)
 		return
 	}
@@ -477,7 +527,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 	}
 	if boolArg(r, "parents") {
 		ctx, cancel := nsContext(r)
-		_, err := a.ns.Do(ctx, namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Mtime: a.now().UnixNano(), Parents: true})
+		_, err := a.ns.Do(ctx, namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Uid: own.uid, Gid: own.gid, Mtime: a.now().UnixNano(), Parents: true})
 		cancel()
 		if err != nil {
 			fsError(w, err)
@@ -492,7 +542,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var op namespace.Op = namespace.Create{
-			Path: p, Perm: mode, Mtime: a.now().UnixNano(), CID: root.CID, Size: root.FileSize,
+			Path: p, Perm: mode, Uid: own.uid, Gid: own.gid, Mtime: a.now().UnixNano(), CID: root.CID, Size: root.FileSize,
 			Tsize: root.Tsize, Exclusive: boolArg(r, "exclusive"),
 		}
 		if q.Get("create") == "0" || prev.Defined() || ifEmpty {
@@ -517,7 +567,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("a write at an offset takes at most %d bytes; write the whole file instead", maxEditBytes))
 		return
 	}
-	a.edit(w, r, "write", p, mode, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
+	a.edit(w, r, "write", p, mode, own, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
 		at := off
 		if appendMode {
 			at = int64(size)
@@ -545,22 +595,23 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("missing ?size=N"))
 		return
 	}
-	a.edit(w, r, "truncate", p, 0o644, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
+	a.edit(w, r, "truncate", p, 0o644, owner{}, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
 		return content.Truncate(ctx, a.node, a.node, old, size, content.ImportOptions{})
 	})
 }
 
 // edit changes part of a file: it reads the file's content CID (strong),
 // builds the new content from it, and sets it only if the file still holds
-// what was read, trying again when another change came first.
-func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs.FileMode, create bool,
+// what was read, trying again when another change came first. A missing
+// file is made first (mode, owned by own) if create.
+func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs.FileMode, own owner, create bool,
 	change func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error)) {
 	ctx, cancel := nsContext(r)
 	defer cancel()
 	for attempt := 0; attempt < maxEditAttempts; attempt++ {
 		info, err := a.ns.Stat(ctx, member.Strong, p)
 		if errors.Is(err, fs.ErrNotExist) && create {
-			_, err = a.ns.Do(ctx, namespace.Create{Path: p, Perm: mode, Mtime: a.now().UnixNano(), Exclusive: true})
+			_, err = a.ns.Do(ctx, namespace.Create{Path: p, Perm: mode, Uid: own.uid, Gid: own.gid, Mtime: a.now().UnixNano(), Exclusive: true})
 			if err == nil || errors.Is(err, fs.ErrExist) {
 				continue
 			}

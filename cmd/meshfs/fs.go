@@ -18,7 +18,7 @@ import (
 // fsCommands are the subcommands of `meshfs fs`, the namespace's command
 // line, each a thin layer over package fsclient.
 var fsCommands = []command{
-	{"ls", "list a directory (-l: mode, size, mtime)", runFSLs},
+	{"ls", "list a directory (-l: mode, owner, size, mtime)", runFSLs},
 	{"stat", "describe a path (--json: the API's fields)", runFSStat},
 	{"cat", "write a file's bytes to stdout", runFSCat},
 	{"mkdir", "make a directory (-p: and its parents)", runFSMkdir},
@@ -28,6 +28,7 @@ var fsCommands = []command{
 	{"rm", "remove a file, link or empty directory (-r: a tree)", runFSRm},
 	{"ln", "make a symbolic link (ln -s TARGET PATH)", runFSLn},
 	{"chmod", "set a path's permission bits (octal)", runFSChmod},
+	{"chown", "set a path's owner and group (UID[:GID], numbers)", runFSChown},
 	{"touch", "set a path's mtime, making an empty file if none", runFSTouch},
 	{"truncate", "cut or zero-extend a file to SIZE", runFSTruncate},
 	{"root", "the tree's root CID, term, index and writer", runFSRoot},

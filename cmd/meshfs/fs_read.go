@@ -41,10 +41,10 @@ func runFSCat(ctx context.Context, args []string, std stdio) error {
 func runFSLs(ctx context.Context, args []string, std stdio) error {
 	fl, apiURL := fsFlags("ls", "[options] [PATH]",
 		"Lists the entries of the directory PATH (default /), sorted by name, one\n"+
-			"a line; for a file, the file itself. With -l, like ls -l: mode, size\n"+
-			"(a directory's is its number of entries), modification time, name, and\n"+
-			"a symbolic link's target.", std)
-	long := fl.Bool("l", false, "long listing: mode, size, mtime, name")
+			"a line; for a file, the file itself. With -l, like ls -ln: mode, owner\n"+
+			"and group (numbers), size (a directory's is its number of entries),\n"+
+			"modification time, name, and a symbolic link's target.", std)
+	long := fl.Bool("l", false, "long listing: mode, owner, group, size, mtime, name")
 	level := consistencyFlag(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
@@ -91,18 +91,25 @@ func runFSLs(ctx context.Context, args []string, std stdio) error {
 	return w.Flush()
 }
 
-// writeLong lists infos like ls -l, dating them relative to now.
+// writeLong lists infos like ls -ln, dating them relative to now.
 func writeLong(w io.Writer, infos []fs.FileInfo, now time.Time) {
-	width := 0
-	for _, info := range infos {
-		width = max(width, len(strconv.FormatInt(info.Size(), 10)))
-	}
-	for _, info := range infos {
-		name := info.Name()
-		if i, ok := info.Sys().(*fsclient.Info); ok && i.Kind == "symlink" {
-			name += " -> " + i.Target
+	sys := make([]fsclient.Info, len(infos))
+	var uidW, gidW, sizeW int
+	for k, info := range infos {
+		if i, ok := info.Sys().(*fsclient.Info); ok {
+			sys[k] = *i
 		}
-		fmt.Fprintf(w, "%s %*d %s %s\n", modeString(info.Mode()), width, info.Size(), lsTime(info.ModTime(), now), name)
+		uidW = max(uidW, len(strconv.FormatUint(uint64(sys[k].Uid), 10)))
+		gidW = max(gidW, len(strconv.FormatUint(uint64(sys[k].Gid), 10)))
+		sizeW = max(sizeW, len(strconv.FormatInt(info.Size(), 10)))
+	}
+	for k, info := range infos {
+		name := info.Name()
+		if sys[k].Kind == "symlink" {
+			name += " -> " + sys[k].Target
+		}
+		fmt.Fprintf(w, "%s %*d %*d %*d %s %s\n", modeString(info.Mode()), uidW, sys[k].Uid, gidW, sys[k].Gid,
+			sizeW, info.Size(), lsTime(info.ModTime(), now), name)
 	}
 }
 
@@ -128,9 +135,10 @@ func lsTime(t, now time.Time) string {
 func runFSStat(ctx context.Context, args []string, std stdio) error {
 	fl, apiURL := fsFlags("stat", "[options] PATH",
 		"Describes PATH itself (a symbolic link is not followed): kind, size,\n"+
-			"permission bits, modification time, content CID, inode number, link\n"+
-			"target. --json prints the API's object: path, name, kind, mode\n"+
-			"(octal), size, mtime (RFC 3339), mtime_ns, cid, ino, target.", std)
+			"permission bits, owner and group, modification time, content CID, inode\n"+
+			"number, link target. --json prints the API's object: path, name, kind,\n"+
+			"mode (octal), uid, gid, size, mtime (RFC 3339), mtime_ns, cid, ino,\n"+
+			"target.", std)
 	asJSON := fl.Bool("json", false, "print the API's JSON object")
 	level := consistencyFlag(fl)
 	pos, c, err := fsStart(fl, args, 1, "exactly one PATH", apiURL, level)
@@ -154,6 +162,7 @@ func runFSStat(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(tw, "size\t%d (%s)\n", i.Size, human(int64(i.Size)))
 	}
 	fmt.Fprintf(tw, "mode\t%s (%s)\n", i.Mode, modeString(info.Mode()))
+	fmt.Fprintf(tw, "owner\t%d:%d\n", i.Uid, i.Gid)
 	fmt.Fprintf(tw, "mtime\t%s\n", info.ModTime().Local().Format(time.RFC3339Nano))
 	if i.CID != "" {
 		fmt.Fprintf(tw, "cid\t%s\n", i.CID)

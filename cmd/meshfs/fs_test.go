@@ -56,7 +56,7 @@ func TestFSCommands(t *testing.T) {
 		{args: []string{"write", "-p", "/new/dir/b"}, in: "b"},
 		{args: []string{"put", local, "/docs/big.bin"}, has: "/docs/big.bin (1.0 MiB)"},
 		{args: []string{"ls", "/docs"}, out: "a.txt\nbig.bin\nsub\n"},
-		{args: []string{"ls", "-l", "/docs"}, has: "-rw-r--r--      12 "},
+		{args: []string{"ls", "-l", "/docs"}, has: "-rw-r--r-- 0 0      12 "},
 		{args: []string{"ls", "-l", "/docs/a.txt"}, has: " a.txt\n"},
 		{args: []string{"stat", "/docs"}, has: "dir"},
 		{args: []string{"ln", "-s", "a.txt", "/docs/link"}},
@@ -64,6 +64,15 @@ func TestFSCommands(t *testing.T) {
 		{args: []string{"ls", "-l", "/docs"}, has: " link -> a.txt\n"},
 		{args: []string{"chmod", "600", "/docs/a.txt"}},
 		{args: []string{"stat", "--json", "/docs/a.txt"}, has: `"mode": "0600"`},
+		{args: []string{"stat", "--json", "/docs/a.txt"}, has: `"uid": 0,`},
+		{args: []string{"chown", "1000:100", "/docs/a.txt"}},
+		{args: []string{"chown", ":7", "/docs/link"}},
+		{args: []string{"stat", "/docs/a.txt"}, has: "owner  1000:7\n"},
+		{args: []string{"chown", "-h", "5", "/docs/link"}},
+		{args: []string{"stat", "--json", "/docs/link"}, has: `"uid": 5,`},
+		{args: []string{"stat", "--json", "/docs/a.txt"}, has: `"uid": 1000,`},
+		{args: []string{"ls", "-l", "/docs/a.txt"}, has: "-rw------- 1000 7 "},
+		{args: []string{"chown", "1", "/docs/nothing"}, code: 1, has: "does not exist"},
 		{args: []string{"touch", "--mtime", "2001-02-03T04:05:06Z", "/docs/a.txt"}},
 		{args: []string{"stat", "--json", "/docs/a.txt"}, has: `"mtime": "2001-02-03T04:05:06Z"`},
 		{args: []string{"touch", "/docs/empty"}},
@@ -192,6 +201,11 @@ func TestFSCommandLineErrors(t *testing.T) {
 		{[]string{"fs", "ln", "a", "b"}, 2, "give -s"},
 		{[]string{"fs", "ln", "-s", "a"}, 2, "TARGET and PATH"},
 		{[]string{"fs", "chmod", "rwx", "/a"}, 2, "octal"},
+		{[]string{"fs", "chown", "root", "/a"}, 2, "UID, UID:GID or :GID"},
+		{[]string{"fs", "chown", "1:", "/a"}, 2, "UID, UID:GID or :GID"},
+		{[]string{"fs", "chown", ":", "/a"}, 2, "UID, UID:GID or :GID"},
+		{[]string{"fs", "chown", "4294967295", "/a"}, 2, "UID, UID:GID or :GID"},
+		{[]string{"fs", "chown", "/a"}, 2, "UID[:GID] and PATH"},
 		{[]string{"fs", "truncate", "1X", "/a"}, 2, "size"},
 		{[]string{"fs", "truncate", "5"}, 2, "SIZE and PATH"},
 		{[]string{"fs", "voters", "frob", "12D3KooWHxAMmPoLcyBxi1YKb43K2T2wNxZPnY1AwLRzgDFaXZ1R"}, 2, "add or rm"},
@@ -217,15 +231,15 @@ func TestFSCommandLineErrors(t *testing.T) {
 func TestLsFormat(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.Local)
 	infos := []fs.FileInfo{
-		fileInfoOf(t, `{"name":"d","kind":"dir","mode":"0755","size":3,"mtime_ns":`+ns(now.Add(-time.Hour))+`}`),
+		fileInfoOf(t, `{"name":"d","kind":"dir","mode":"0755","uid":1000,"gid":100,"size":3,"mtime_ns":`+ns(now.Add(-time.Hour))+`}`),
 		fileInfoOf(t, `{"name":"f","kind":"file","mode":"0644","size":12345,"mtime_ns":`+ns(now.AddDate(-1, 0, 0))+`}`),
-		fileInfoOf(t, `{"name":"l","kind":"symlink","mode":"0777","size":1,"mtime_ns":`+ns(now)+`,"target":"f"}`),
+		fileInfoOf(t, `{"name":"l","kind":"symlink","mode":"0777","uid":65534,"gid":7,"size":1,"mtime_ns":`+ns(now)+`,"target":"f"}`),
 	}
 	var b bytes.Buffer
 	writeLong(&b, infos, now)
-	want := "drwxr-xr-x     3 Jun  1 11:00 d\n" +
-		"-rw-r--r-- 12345 Jun  1  2025 f\n" +
-		"lrwxrwxrwx     1 Jun  1 12:00 l -> f\n"
+	want := "drwxr-xr-x  1000 100     3 Jun  1 11:00 d\n" +
+		"-rw-r--r--     0   0 12345 Jun  1  2025 f\n" +
+		"lrwxrwxrwx 65534   7     1 Jun  1 12:00 l -> f\n"
 	if b.String() != want {
 		t.Errorf("ls -l:\n%s\nwant\n%s", b.String(), want)
 	}

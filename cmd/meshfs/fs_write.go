@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"meshfs/fsclient"
+	"meshfs/namespace"
 )
 
 // modeFlag adds --mode (octal permission bits, default def) to fl.
@@ -228,6 +229,61 @@ func runFSChmod(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	return c.Chmod(ctx, pos[1], mode)
+}
+
+func runFSChown(ctx context.Context, args []string, std stdio) error {
+	fl, apiURL := fsFlags("chown", "[-h] [options] UID[:GID] PATH",
+		"Sets the owner of PATH to the user ID UID and, with :GID, its group to\n"+
+			"the group ID GID (:GID alone sets only the group). IDs are numbers:\n"+
+			"names mean different users on different machines. Symbolic links are\n"+
+			"followed unless -h. The daemon records owners and checks nothing; a\n"+
+			"mount lets the kernel check who may read and write what.", std)
+	noDeref := fl.Bool("h", false, "change a symbolic link itself")
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fl, pos, 2, "UID[:GID] and PATH"); err != nil {
+		return err
+	}
+	uid, gid, err := parseOwner(fl, pos[0])
+	if err != nil {
+		return err
+	}
+	c, err := fsClient(fl, *apiURL, "")
+	if err != nil {
+		return err
+	}
+	if *noDeref {
+		return c.Lchown(ctx, pos[1], uid, gid)
+	}
+	return c.Chown(ctx, pos[1], uid, gid)
+}
+
+// parseOwner parses UID, UID:GID or :GID (numbers); what is not given is
+// -1, left as it is.
+func parseOwner(fl *flag.FlagSet, s string) (uid, gid int, err error) {
+	u, g, hasGroup := strings.Cut(s, ":")
+	parse := func(v string) (int, bool) {
+		n, err := strconv.ParseUint(v, 10, 32)
+		return int(n), err == nil && uint32(n) != namespace.KeepID
+	}
+	uid, gid = -1, -1
+	ok := u != "" || hasGroup
+	if u != "" {
+		var good bool
+		uid, good = parse(u)
+		ok = ok && good
+	}
+	if hasGroup {
+		var good bool
+		gid, good = parse(g)
+		ok = ok && good
+	}
+	if !ok {
+		return 0, 0, usageErr(fl, "owner %q: want UID, UID:GID or :GID, numbers below %d", s, namespace.KeepID)
+	}
+	return uid, gid, nil
 }
 
 func runFSTouch(ctx context.Context, args []string, std stdio) error {

@@ -25,20 +25,25 @@ func runMount(ctx context.Context, args []string, std stdio) error {
 			"fsync or close commits them as one change, which every strong read on\n"+
 			"any peer then sees; an open reads the content committed when it\n"+
 			"opened. Attributes and entries are cached for --attr-ttl, so changes\n"+
-			"made elsewhere may take that long to show. The namespace keeps no\n"+
-			"owners: every file is shown as the mounting user's, and chown fails.\n"+
+			"made elsewhere may take that long to show.\n\n"+
+			"Files have owners, groups and permission bits that the kernel checks\n"+
+			"(default_permissions), as on a local file system: what a process\n"+
+			"makes is its user's and group's, and root may chown. Only the user\n"+
+			"who mounted may use the mount unless --allow-other (which needs root,\n"+
+			"or user_allow_other in /etc/fuse.conf for the fusermount helper).\n\n"+
 			"A daemon call that takes longer than --timeout fails with EIO.", std.errout)
 	apiURL := apiFlag(fl)
 	level := consistencyFlag(fl)
 	timeout := fl.Duration("timeout", def.Timeout, "bound on every call to the daemon (a read, a commit...)")
 	ttl := fl.Duration("attr-ttl", def.AttrTTL, "how long the kernel caches attributes and entries")
+	allowOther := fl.Bool("allow-other", false, "let every local user use the mount (the kernel checks their permissions)")
 	debug := fl.Bool("debug", false, "log every FUSE request to standard error")
 	pos, c, err := fsStart(fl, args, 1, "exactly one MOUNTPOINT", apiURL, level)
 	if err != nil {
 		return err
 	}
 	cfg := def
-	cfg.Timeout, cfg.AttrTTL, cfg.Debug = *timeout, *ttl, *debug
+	cfg.Timeout, cfg.AttrTTL, cfg.AllowOther, cfg.Debug = *timeout, *ttl, *allowOther, *debug
 	if err := cfg.Validate(); err != nil {
 		return usageErr(fl, "%v", err)
 	}

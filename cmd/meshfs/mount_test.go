@@ -90,6 +90,12 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) bool 
 func startMount(t *testing.T, api string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
+	// Other users reach the mount point (t.TempDir makes 0700 folders).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
