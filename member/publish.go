@@ -57,14 +57,16 @@ func (l *loop) render(sign bool) (*publication, error) {
 }
 
 // systemPins are the CIDs the namespace keeps live besides its roots: its
-// last snapshot's state file, which a voter far behind fetches.
+// pins, and its last snapshot's state file, which a voter far behind
+// fetches.
 func (l *loop) systemPins() []cid.Cid {
+	pins := l.rep.State().Pins()
 	l.m.mu.Lock()
 	defer l.m.mu.Unlock()
 	if l.m.snapState.Defined() {
-		return []cid.Cid{l.m.snapState}
+		pins = append(pins, l.m.snapState)
 	}
-	return nil
+	return pins
 }
 
 // republishTicks is how often the writer publishes its root record again

@@ -56,6 +56,19 @@ func (m *Member) Root(ctx context.Context, level Level) (RootInfo, error) {
 	return info, err
 }
 
+// Pins lists the namespace's pins, read at level (strong or sequential:
+// root records do not carry them).
+func (m *Member) Pins(ctx context.Context, level Level) ([]PinInfo, error) {
+	if level == Eventual {
+		level = Sequential
+	}
+	a, err := m.read(ctx, request{Kind: kindPins, Level: level})
+	if err != nil {
+		return nil, err
+	}
+	return a.Pins, nil
+}
+
 // voterReadTimeout bounds one voter's answer to a read forwarded to it.
 const voterReadTimeout = 2 * time.Second
 
@@ -195,6 +208,11 @@ func (l *loop) answerRead(req request, s *namespace.State, applied uint64) (answ
 				return answer{}, nil, err
 			}
 			a.Entries = append(a.Entries, infoOf(p, n))
+		}
+	case kindPins:
+		a.Pins = []PinInfo{}
+		for _, p := range s.PinList() {
+			a.Pins = append(a.Pins, PinInfo{Label: p.Label, CID: p.CID.String()})
 		}
 	case kindRoot:
 		pub, err := l.render(false)

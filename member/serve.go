@@ -43,7 +43,7 @@ func (m *Member) serve(ctx context.Context, from string, b []byte) (answer, erro
 	case kindWriter:
 		v := m.View()
 		return answer{Term: v.Term, Writer: v.Writer, Voters: v.Voters, Index: v.Applied}, nil
-	case kindStat, kindList, kindRoot:
+	case kindStat, kindList, kindRoot, kindPins:
 		// Only voters answer reads for others, and only while they know a
 		// writer (else the caller had better ask another voter).
 		if !m.isVoter() || req.Level == Strong && m.View().Writer == "" {

@@ -21,6 +21,7 @@ const (
 	kindRoot   = "root"   // render the tree and give its root
 	kindWriter = "writer" // who writes, in which term, with which voters
 	kindVoter  = "voter"  // add or remove the voter Path (a peer ID)
+	kindPins   = "pins"   // list the pins
 )
 
 // request is what one member asks another.
@@ -43,6 +44,13 @@ type answer struct {
 	Info    *Info      `json:"info,omitempty"`
 	Entries []Info     `json:"entries,omitempty"`
 	Root    string     `json:"root,omitempty"`
+	Pins    []PinInfo  `json:"pins,omitempty"`
+}
+
+// PinInfo is one pin of the namespace: a label and the CID it keeps live.
+type PinInfo struct {
+	Label string `json:"label"`
+	CID   string `json:"cid"`
 }
 
 // decodeStrict decodes one JSON value, refusing unknown fields and
@@ -68,7 +76,7 @@ func decodeRequest(b []byte) (request, error) {
 		return request{}, err
 	}
 	switch r.Kind {
-	case kindApply, kindStat, kindList, kindRoot, kindWriter, kindVoter:
+	case kindApply, kindStat, kindList, kindRoot, kindWriter, kindVoter, kindPins:
 	default:
 		return request{}, fmt.Errorf("%w: unknown kind %q", ErrBadRequest, r.Kind)
 	}

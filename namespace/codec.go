@@ -42,6 +42,7 @@ type wireOp struct {
 	IfEmpty   bool        `json:"ifempty,omitempty"`
 	Peer      string      `json:"peer,omitempty"`
 	NoCreate  bool        `json:"nocreate,omitempty"`
+	Label     string      `json:"label,omitempty"`
 }
 
 // EncodeOp returns op's encoding for the log.
@@ -72,6 +73,10 @@ func EncodeOp(op Op) ([]byte, error) {
 		w = wireOp{Peer: o.Peer}
 	case Deny:
 		w = wireOp{Peer: o.Peer}
+	case Pin:
+		w = wireOp{Label: o.Label, CID: cidString(o.CID)}
+	case Unpin:
+		w = wireOp{Label: o.Label}
 	default:
 		return nil, fmt.Errorf("%w: unknown operation %T", ErrBadOp, op)
 	}
@@ -137,6 +142,10 @@ func DecodeOp(b []byte) (Op, error) {
 		return Allow{Peer: w.Peer}, nil
 	case "deny":
 		return Deny{Peer: w.Peer}, nil
+	case "pin":
+		return Pin{Label: w.Label, CID: c}, nil
+	case "unpin":
+		return Unpin{Label: w.Label}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operation %q", ErrBadOp, w.Op)
 }

@@ -11,9 +11,10 @@ import (
 // A snapshot is the whole state in one deterministic byte string, for
 // storing beside the log and sending to a replica that is far behind:
 //
-//	snapshot = "MFNS" version:2 next:uvarint
+//	snapshot = "MFNS" version:3 next:uvarint
 //	           npeers:uvarint { peer:string }           (sorted, unique)
 //	           ninodes:uvarint { inode }                (by number, unique)
+//	           npins:uvarint { label:string cid:bytes } (by label, unique)
 //	inode    = ino:uvarint kind:byte perm:uvarint uid:uvarint gid:uvarint
 //	           mtime:varint body
 //	body     = file:    size:uvarint tsize:uvarint cid:bytes (empty: none)
@@ -24,14 +25,17 @@ import (
 // Every varint has its shortest form, so a state has exactly one snapshot.
 // The render cache is not part of it.
 //
-// Version 1, written before inodes had owners, is the same without uid and
-// gid; UnmarshalState still reads it (from repos and from the mesh), its
-// inodes owned by 0:0, root.
+// Version 2, written before pins, is the same without the pins; version 1,
+// written before inodes had owners, is version 2 without uid and gid.
+// UnmarshalState still reads both (from repos and from the mesh), their
+// inodes owned by 0:0, root, and nothing pinned.
 const (
 	snapshotMagic   = "MFNS"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	// snapshotNoOwners is the last version without uid and gid.
 	snapshotNoOwners = 1
+	// snapshotNoPins is the last version without pins.
+	snapshotNoPins = 2
 )
 
 var _ encoding.BinaryMarshaler = (*State)(nil)
@@ -88,6 +92,16 @@ func (s *State) marshal(version byte) ([]byte, error) {
 		default:
 			return nil, fmt.Errorf("namespace: inode %d has kind %d", ino, n.Kind)
 		}
+	}
+	switch {
+	case version > snapshotNoPins:
+		b = binary.AppendUvarint(b, uint64(len(s.pins)))
+		for _, p := range s.PinList() {
+			b = appendString(b, p.Label)
+			b = appendString(b, string(p.CID.Bytes()))
+		}
+	case len(s.pins) > 0:
+		return nil, fmt.Errorf("namespace: %d pins, which snapshot version %d cannot hold", len(s.pins), version)
 	}
 	return b, nil
 }

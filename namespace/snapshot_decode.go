@@ -39,10 +39,10 @@ func decodeSnapshot(r *snapReader) (*State, error) {
 	switch {
 	case r.err != nil:
 		return nil, r.err
-	case version != snapshotVersion && version != snapshotNoOwners:
+	case version < snapshotNoOwners || version > snapshotVersion:
 		return nil, fmt.Errorf("version %d", version)
 	}
-	s := &State{inodes: map[Ino]*Inode{}, next: Ino(r.uvarint()), access: map[string]struct{}{}}
+	s := &State{inodes: map[Ino]*Inode{}, next: Ino(r.uvarint()), access: map[string]struct{}{}, pins: map[string]cid.Cid{}}
 	if err := decodeAccess(r, s); err != nil {
 		return nil, err
 	}
@@ -58,6 +58,11 @@ func decodeSnapshot(r *snapReader) (*State, error) {
 		}
 		last = n.Ino
 		s.inodes[n.Ino] = n
+	}
+	if version > snapshotNoPins {
+		if err := decodePins(r, s); err != nil {
+			return nil, err
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -75,6 +80,34 @@ func decodeSnapshot(r *snapReader) (*State, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// decodePins reads the pins into s.
+func decodePins(r *snapReader, s *State) error {
+	count := r.uvarint()
+	if count > MaxPins {
+		return fmt.Errorf("%d pins, limit %d", count, MaxPins)
+	}
+	prev := ""
+	for i := uint64(0); i < count && r.err == nil; i++ {
+		label, raw := r.string(), r.string()
+		if r.err != nil {
+			return r.err
+		}
+		if err := checkPinName("pin", label); err != nil {
+			return fmt.Errorf("pin label %q", label)
+		}
+		if i > 0 && label <= prev {
+			return fmt.Errorf("pin %q after %q", label, prev)
+		}
+		c, err := cid.Cast([]byte(raw))
+		if err != nil || content.CheckCID(c) != nil || string(c.Bytes()) != raw {
+			return fmt.Errorf("pin %q: bad CID", label)
+		}
+		s.pins[label] = c
+		prev = label
+	}
+	return r.err
 }
 
 // decodeAccess reads the access list into s.

@@ -112,8 +112,10 @@ type e struct {
 	ino  uint64
 }
 
+// head starts a snapshot of version 2 (owners, no pins: the field-by-field
+// cases are about inodes; headPins adds the pins of version 3).
 func head(next uint64, peers ...string) snap {
-	b := snap(snapshotMagic).raw(snapshotVersion).u(next).u(uint64(len(peers)))
+	b := snap(snapshotMagic).raw(snapshotNoPins).u(next).u(uint64(len(peers)))
 	for _, p := range peers {
 		b = b.s(p)
 	}
@@ -176,7 +178,7 @@ func TestUnmarshalStateRefuses(t *testing.T) {
 	}{
 		{"empty", "not a snapshot", nil},
 		{"bad magic", "not a snapshot", append([]byte("MFNX"), valid[4:]...)},
-		{"unknown version", "version 3", append([]byte("MFNS\x03"), valid[5:]...)},
+		{"unknown version", "version 4", append([]byte("MFNS\x04"), valid[5:]...)},
 		{"version 0", "version 0", append([]byte("MFNS\x00"), valid[5:]...)},
 		{"magic only", "truncated", []byte("MFNS")},
 		{"truncated", "truncated", valid[:len(valid)-1]},

@@ -1,5 +1,11 @@
 package namespace
 
+import (
+	"maps"
+
+	"github.com/ipfs/go-cid"
+)
+
 // State is the tree: an inode table, the next inode number and the access
 // list. The zero value is not usable; start from New (or UnmarshalState).
 //
@@ -10,6 +16,8 @@ type State struct {
 	next   Ino
 	// access lists the peers allowed in the namespace; AnyPeer admits all.
 	access map[string]struct{}
+	// pins keep DAGs live for the garbage collector, by label.
+	pins map[string]cid.Cid
 	// rendered is what Render remembers between calls; it is not part of
 	// the tree (Clone and snapshots leave it out).
 	rendered renderCache
@@ -18,7 +26,7 @@ type State struct {
 // New returns a tree holding only the root directory (mode 0755, time 0)
 // and an empty access list.
 func New() *State {
-	s := &State{inodes: map[Ino]*Inode{}, next: RootIno + 1, access: map[string]struct{}{}}
+	s := &State{inodes: map[Ino]*Inode{}, next: RootIno + 1, access: map[string]struct{}{}, pins: map[string]cid.Cid{}}
 	s.inodes[RootIno] = &Inode{Ino: RootIno, Kind: KindDir, Perm: 0o755, entries: map[string]Ino{}}
 	return s
 }
@@ -29,7 +37,7 @@ func (s *State) Apply(op Op) error { return op.apply(s) }
 // Clone returns a deep copy of s's tree and access list. The copy starts
 // with nothing rendered: its first Render hands every block to put.
 func (s *State) Clone() *State {
-	c := &State{inodes: make(map[Ino]*Inode, len(s.inodes)), next: s.next, access: make(map[string]struct{}, len(s.access))}
+	c := &State{inodes: make(map[Ino]*Inode, len(s.inodes)), next: s.next, access: make(map[string]struct{}, len(s.access)), pins: maps.Clone(s.pins)}
 	for ino, n := range s.inodes {
 		c.inodes[ino] = n.clone()
 	}

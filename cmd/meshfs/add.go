@@ -28,6 +28,7 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 			"success.", stderr)
 	onlyHash := fs.Bool("only-hash", false, "only compute the CID; store nothing")
 	quiet := fs.Bool("q", false, "print only the CID, on one line")
+	pin := fs.Bool("pin", true, "pin the file in the daemon's namespace, so the garbage collector keeps it")
 	recursive := fs.Bool("r", false, "add a directory tree (every entry, hidden ones too)")
 	repo := fs.String("repo", os.Getenv("MESHFS_REPO"), repoFlagHelp)
 	chunkSize := fs.Int("chunk-size", content.DefaultChunkSize, fmt.Sprintf("leaf size in bytes, %d to %d", content.MinChunkSize, content.MaxChunkSize))
@@ -91,6 +92,9 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 	if !local {
 		var res addResult
 		q := url.Values{"chunk-size": {strconv.Itoa(*chunkSize)}}
+		if !*pin {
+			q.Set("pin", "0")
+		}
 		err := cl.callJSON(ctx, http.MethodPost, apiAdd, q, &countingReader{r: in, tell: bar.Set}, &res)
 		bar.Done()
 		if err != nil {
@@ -100,6 +104,9 @@ func runAdd(ctx context.Context, args []string, std stdio) error {
 			fmt.Fprintln(stdout, res.CID)
 		} else {
 			fmt.Fprintf(stdout, "added %s %s\n", res.CID, filepath.Base(name))
+		}
+		if res.PinError != "" {
+			fmt.Fprintf(stderr, "meshfs add: not pinned (%s): the garbage collector may free it once its grace period is over; pin it with meshfs pin add %s\n", res.PinError, res.CID)
 		}
 		return nil
 	}

@@ -48,6 +48,9 @@ const (
 type addResult struct {
 	CID  string `json:"cid"`
 	Size uint64 `json:"size"`
+	// Pinned says the namespace pinned the file; PinError why it did not.
+	Pinned   bool   `json:"pinned,omitempty"`
+	PinError string `json:"pin_error,omitempty"`
 }
 
 type api struct {
@@ -65,6 +68,7 @@ func newAPI(node *meshpeer.Node, ns *member.Member, ref *nslink.Ref, reg *promet
 		mux.Handle(p, page)
 	}
 	a.routeFS(mux)
+	a.routePins(mux)
 	mux.HandleFunc("POST "+apiAdd, a.add)
 	mux.HandleFunc("GET "+apiCat, a.cat)
 	mux.HandleFunc("GET "+apiWhere, a.where)
@@ -184,7 +188,20 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 		apiError(w, fmt.Errorf("add: %w", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, addResult{CID: root.CID.String(), Size: root.FileSize})
+	res := addResult{CID: root.CID.String(), Size: root.FileSize}
+	// What is added is pinned (the garbage collector frees what nothing
+	// reaches), unless ?pin=0. A pin refused (this peer may not change the
+	// namespace, no writer) does not undo the add: the answer says so.
+	if a.ns != nil && r.URL.Query().Get("pin") != "0" {
+		ctx, cancel := context.WithTimeout(r.Context(), fsRequestTimeout)
+		if _, err := a.pin(ctx, "", root.CID); err != nil {
+			res.PinError = err.Error()
+		} else {
+			res.Pinned = true
+		}
+		cancel()
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // cat streams a file's bytes, or a range of them, verified block by block.

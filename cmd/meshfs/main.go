@@ -45,6 +45,7 @@ var commands = []command{
 	{"mount", "mount the namespace as a FUSE file system (Linux)", runMount},
 	{"block", "block where CID: the peers that hold a block", runBlock},
 	{"status", "the daemon's peer, connections, storage, repair and collection", runStatus},
+	{"pin", "pin add|rm|ls: keep DAGs from the garbage collector", runPin},
 	{"gc", "collect garbage on the daemon now (--dry-run: say what would go and why)", runGC},
 	{"peers", "the daemon's connected peers", runPeers},
 	{"testnet", "start a local mesh of N daemons on 127.0.0.1", runTestnet},

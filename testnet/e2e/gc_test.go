@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -25,6 +26,27 @@ type gcReport struct {
 		Bytes int64 `json:"bytes"`
 	} `json:"deleted"`
 	Duration time.Duration `json:"duration"`
+}
+
+// postJSON POSTs to u with no body and decodes the answer into v.
+func postJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	return call(req, v)
+}
+
+// addQuery adds data through api with extra query parameters.
+func addQuery(ctx context.Context, api string, data []byte, query string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/add?"+query, bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	var res struct {
+		CID string `json:"cid"`
+	}
+	return res.CID, call(req, &res)
 }
 
 func gcPass(ctx context.Context, api string, dry bool) (gcReport, error) {
@@ -93,6 +115,8 @@ func TestCollectOverwrites(t *testing.T) {
 	sums := map[string][32]byte{} // content CID → sha256 of the version
 	data := make([]byte, size)
 	start := time.Now()
+	var pinnedRoot string
+	var pinnedSum [32]byte
 	for v := range versions {
 		for i := range data {
 			data[i] = byte(rng.Uint32())
@@ -102,12 +126,45 @@ func TestCollectOverwrites(t *testing.T) {
 			t.Fatalf("version %d: %+v %v", v, a, err)
 		}
 		sums[a.CID] = sha256.Sum256(data)
+		if v == 5 {
+			// Pin the whole tree as it is now: it must outlive the window.
+			root, err := fsCall(ctx, net.Peer(0).API, "root", nil, nil)
+			if err != nil || root.Status != http.StatusOK {
+				t.Fatalf("root: %+v %v", root, err)
+			}
+			var rootAns struct {
+				CID string `json:"cid"`
+			}
+			if err := postJSON(ctx, net.Peer(1).API+"/api/v0/pin/add?name=v5&arg="+root.CID, &rootAns); err != nil {
+				t.Fatal(err)
+			}
+			pinnedRoot, pinnedSum = root.CID, sha256.Sum256(data)
+		}
+	}
+	// A file added outside the namespace is pinned by the add and kept;
+	// one added with ?pin=0 is garbage.
+	kept, dropped := make([]byte, 700_000), make([]byte, 600_000)
+	for i := range kept {
+		kept[i] = byte(rng.Uint32())
+	}
+	for i := range dropped {
+		dropped[i] = byte(rng.Uint32())
+	}
+	keptCID, err := add(ctx, net.Peer(3).API, kept, 256<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	droppedCID, err := addQuery(ctx, net.Peer(3).API, dropped, "pin=0")
+	if err != nil {
+		t.Fatal(err)
 	}
 	before := storedBytes(t, net)
 	t.Logf("%d versions of %d MiB written in %v; the mesh stores %d MiB", versions, size>>20, time.Since(start).Round(time.Millisecond), before>>20)
 
 	// Wait for collection to bring the mesh down to the bound.
-	limit := int64((k+1)*size*r) + 4<<20 // plus directories and summaries
+	// (K + 1) versions, one more for the pinned root, the pinned add, and
+	// directories and summaries.
+	limit := int64((k+2)*size*r) + int64(len(kept)*r) + 4<<20
 	collectStart := time.Now()
 	err = waitFor(ctx, 3*time.Minute, func() error {
 		if got := storedBytes(t, net); got > limit {
@@ -143,8 +200,30 @@ func TestCollectOverwrites(t *testing.T) {
 			t.Fatalf("root %s reads back %d bytes matching no version written", root, len(got))
 		}
 	}
+	// The pinned old root reads back, long out of the window; so does the
+	// pinned add; the unpinned add is gone from every holder.
+	got, err := getBody(ctx, net.Peer(2).API+"/ipfs/"+pinnedRoot+"/big.bin", "")
+	if err != nil || sha256.Sum256(got) != pinnedSum {
+		t.Fatalf("pinned root %s: %d bytes, %v", pinnedRoot, len(got), err)
+	}
+	if got, err := cat(ctx, net.Peer(1).API, keptCID); err != nil || sha256.Sum256(got) != sha256.Sum256(kept) {
+		t.Fatalf("pinned add: %d bytes, %v", len(got), err)
+	}
+	err = waitFor(ctx, time.Minute, func() error {
+		holders, err := where(ctx, net.Peer(0).API, droppedCID)
+		if err != nil {
+			return err
+		}
+		if len(holders) > 0 {
+			return fmt.Errorf("the unpinned add is still on %d peers", len(holders))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// And the newest version reads through the namespace.
-	got, err := fsCat(ctx, net.Peer(2).API, "/big.bin", "strong")
+	got, err = fsCat(ctx, net.Peer(2).API, "/big.bin", "strong")
 	if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
 		t.Fatalf("newest version: %d bytes, %v", len(got), err)
 	}
