@@ -44,6 +44,7 @@ type collector struct {
 	trustedFile cid.Cid
 	pins        pinSet
 	last        GCReport
+	total       gc.Tally // deleted since start
 
 	run sync.Mutex // one pass at a time
 }
@@ -101,6 +102,9 @@ type GCReport struct {
 	Waiting  gc.Tally `json:"waiting"`  // dead, in their grace period
 	Deleted  gc.Tally `json:"deleted"`  // deleted by this pass
 	Deletion gc.Tally `json:"deletion"` // would be deleted (a dry run)
+	// DeletedSinceStart counts what every pass deleted since the daemon
+	// started.
+	DeletedSinceStart gc.Tally `json:"deleted_since_start"`
 	// Dead lists the dead blocks (the first MaxReportDead), with reasons.
 	Dead []GCDecision `json:"dead,omitempty"`
 }
@@ -245,6 +249,9 @@ func (c *collector) pass(ctx context.Context, dryRun bool) (GCReport, error) {
 	}
 	rep.Duration = c.n.now().Sub(start)
 	c.mu.Lock()
+	c.total.Blocks += rep.Deleted.Blocks
+	c.total.Bytes += rep.Deleted.Bytes
+	rep.DeletedSinceStart = c.total
 	if !dryRun {
 		c.last = rep
 	}

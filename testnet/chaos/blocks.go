@@ -46,9 +46,12 @@ func (a *adder) run(ctx context.Context) {
 		}
 		status, body, _, err := do(a.c.http, req)
 		var res struct {
-			CID string `json:"cid"`
+			CID    string `json:"cid"`
+			Pinned bool   `json:"pinned"`
 		}
-		if err == nil && status == http.StatusOK && json.Unmarshal(body, &res) == nil {
+		// An add counts once the namespace pinned it: an unpinned one is
+		// garbage to the collectors, which run throughout.
+		if err == nil && status == http.StatusOK && json.Unmarshal(body, &res) == nil && res.Pinned {
 			a.mu.Lock()
 			a.files = append(a.files, addedFile{cid: res.CID, sum: sha256.Sum256(data)})
 			a.mu.Unlock()

@@ -2,8 +2,10 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -38,7 +40,12 @@ func TestChaos(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), *duration+5*time.Minute)
 			defer cancel()
-			net, err := testnet.Start(ctx, testnet.Config{Binary: binary, Dir: t.TempDir(), Peers: 5})
+			// Collection runs throughout, with short grace periods, so a
+			// block it frees too early shows as a lost write or file.
+			net, err := testnet.Start(ctx, testnet.Config{
+				Binary: binary, Dir: t.TempDir(), Peers: 5, Open: true,
+				DaemonArgs: []string{"--gc-roots", "4", "--gc-grace", "2s", "--gc-lease", "5s", "--gc-interval", "1s"},
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,6 +55,7 @@ func TestChaos(t *testing.T) {
 				Dir: t.TempDir(), Logf: t.Logf,
 			})
 			t.Log(sum)
+			t.Logf("garbage collected during the run: %s", collected(ctx, net))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,4 +64,31 @@ func TestChaos(t *testing.T) {
 			}
 		})
 	}
+}
+
+// collected sums what the daemons' collectors deleted since they started.
+func collected(ctx context.Context, net *testnet.Net) string {
+	var blocks, bytes int64
+	for _, p := range net.Peers() {
+		if !p.Up() {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.API+"/api/v0/status", nil)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			GC *struct {
+				Total struct {
+					Blocks int64 `json:"blocks"`
+					Bytes  int64 `json:"bytes"`
+				} `json:"deleted_since_start"`
+			} `json:"gc"`
+		}
+		if status, body, _, err := do(http.DefaultClient, req); err == nil && status == http.StatusOK && json.Unmarshal(body, &st) == nil && st.GC != nil {
+			blocks += st.GC.Total.Blocks
+			bytes += st.GC.Total.Bytes
+		}
+	}
+	return fmt.Sprintf("%d blocks, %d bytes (daemons up at the end)", blocks, bytes)
 }
