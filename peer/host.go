@@ -60,29 +60,13 @@ func isPlainTCP(a ma.Multiaddr) bool {
 	return tcp
 }
 
-// isSecureWebSocket reports whether a is a secure WebSocket address
-// (/tls/ws, /tls/sni/NAME/ws or /wss).
-func isSecureWebSocket(a ma.Multiaddr) bool {
-	secure, ws := false, false
-	for _, c := range a {
-		switch c.Protocol().Code {
-		case ma.P_WSS:
-			return true
-		case ma.P_TLS:
-			secure = true
-		case ma.P_WS:
-			ws = true
-		}
-	}
-	return secure && ws
-}
 
 // splitListenAddrs separates the secure WebSocket listen addresses from
 // the others, and reports one that has no certificate for it.
 func splitListenAddrs(cfg Config) (others []string, secure []ma.Multiaddr, err error) {
 	for _, s := range cfg.ListenAddrs {
 		a, err := ma.NewMultiaddr(s)
-		if err != nil || !isSecureWebSocket(a) {
+		if err != nil || !IsSecureWebSocket(a) {
 			others = append(others, s) // libp2p.ListenAddrStrings reports a bad one
 			continue
 		}

@@ -3,15 +3,11 @@ package peer
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
+	"meshfs/internal/testcert"
 	"net"
 	"strings"
 	"testing"
@@ -34,32 +30,11 @@ import (
 // a pool that trusts it.
 func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := testcert.New(time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "meshfs test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	return c.TLS, c.Pool
 }
 
 // wsClient is a plain libp2p host that dials only WebSocket, checking
@@ -85,7 +60,7 @@ func secureWSAddr(t *testing.T, nd *Node) ma.Multiaddr {
 	t.Helper()
 	var out []ma.Multiaddr
 	for _, a := range nd.Host().Addrs() {
-		if isSecureWebSocket(a) {
+		if IsSecureWebSocket(a) {
 			out = append(out, a)
 		}
 	}
@@ -127,7 +102,7 @@ func TestSecureWebSocket(t *testing.T) {
 		t.Fatalf("connect over %s: %v", addr, err)
 	}
 	conns := h.Network().ConnsToPeer(nd.ID())
-	if len(conns) != 1 || !isSecureWebSocket(conns[0].RemoteMultiaddr()) {
+	if len(conns) != 1 || !IsSecureWebSocket(conns[0].RemoteMultiaddr()) {
 		t.Fatalf("connections %v, want one over /tls/ws", conns)
 	}
 	if res := <-ping.Ping(ctx, h, nd.ID()); res.Error != nil {
@@ -254,8 +229,8 @@ func TestIsSecureWebSocket(t *testing.T) {
 		"/dns4/mesh.example/tcp/443/tls/http":        false,
 		"/ip6/::/tcp/4103/tls/ws/p2p/12D3KooWHHzSeKaY8xuZVzkLbKFfvNgPPeKhFBGrMbNzbm5akpqu": true,
 	} {
-		if got := isSecureWebSocket(ma.StringCast(addr)); got != want {
-			t.Errorf("isSecureWebSocket(%s) = %v, want %v", addr, got, want)
+		if got := IsSecureWebSocket(ma.StringCast(addr)); got != want {
+			t.Errorf("IsSecureWebSocket(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }

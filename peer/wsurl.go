@@ -70,3 +70,20 @@ func (n *Node) BrowserAddrs() []string {
 	}
 	return out
 }
+
+// IsSecureWebSocket reports whether a is a secure WebSocket address
+// (/tls/ws, /tls/sni/NAME/ws or /wss).
+func IsSecureWebSocket(a ma.Multiaddr) bool {
+	secure, ws := false, false
+	for _, c := range a {
+		switch c.Protocol().Code {
+		case ma.P_WSS:
+			return true
+		case ma.P_TLS:
+			secure = true
+		case ma.P_WS:
+			ws = true
+		}
+	}
+	return secure && ws
+}

@@ -230,21 +230,7 @@ func peerConfig(dc daemonConfig) (meshpeer.Config, error) {
 // one (/tls/ws, /tls/sni/NAME/ws or /wss).
 func isSecureWebSocket(s string) bool {
 	a, err := ma.NewMultiaddr(s)
-	if err != nil {
-		return false // the node reports it
-	}
-	secure, ws := false, false
-	for _, c := range a {
-		switch c.Protocol().Code {
-		case ma.P_WSS:
-			return true
-		case ma.P_TLS:
-			secure = true
-		case ma.P_WS:
-			ws = true
-		}
-	}
-	return secure && ws
+	return err == nil && meshpeer.IsSecureWebSocket(a) // a bad one: the node reports it
 }
 
 // defaultNamespace names the namespace when config.toml does not.
