@@ -60,7 +60,6 @@ func isPlainTCP(a ma.Multiaddr) bool {
 	return tcp
 }
 
-
 // splitListenAddrs separates the secure WebSocket listen addresses from
 // the others, and reports one that has no certificate for it.
 func splitListenAddrs(cfg Config) (others []string, secure []ma.Multiaddr, err error) {
