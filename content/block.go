@@ -61,16 +61,50 @@ func NewRawBlock(data []byte) (Block, error) { return NewBlock(CodecRaw, data) }
 // is how bytes from a disk or a network become a Block. Oversized data is
 // refused before it is hashed.
 func BlockFromCID(c cid.Cid, data []byte) (Block, error) {
-	if err := CheckCID(c); err != nil {
+	if err := checkBlockFromCID(c, data); err != nil {
 		return Block{}, err
 	}
-	if len(data) > MaxBlockSize {
-		return Block{}, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrBlockTooLarge, c, len(data), MaxBlockSize)
+	return matchDigest(c, data, sha256.Sum256(data))
+}
+
+// A Hasher returns the SHA-256 digest of exactly data, as sha256.Sum256
+// does, or an error if it cannot compute one.
+type Hasher func(data []byte) ([sha256.Size]byte, error)
+
+// BlockFromCIDHasher is [BlockFromCID] with the digest computed by h
+// instead of crypto/sha256: the same checks, the same errors, and h's
+// error as it is. It is for a platform with a faster SHA-256 than Go's:
+// the browser node verifies with the browser's (WebCrypto, several times
+// faster than Go compiled to WebAssembly). The block is only as verified
+// as h is a SHA-256.
+func BlockFromCIDHasher(c cid.Cid, data []byte, h Hasher) (Block, error) {
+	if err := checkBlockFromCID(c, data); err != nil {
+		return Block{}, err
 	}
-	got := sha256.Sum256(data)
+	sum, err := h(data)
+	if err != nil {
+		return Block{}, err
+	}
+	return matchDigest(c, data, sum)
+}
+
+// checkBlockFromCID refuses what need not be hashed: a CID meshfs does not
+// store, data over the block limit.
+func checkBlockFromCID(c cid.Cid, data []byte) error {
+	if err := CheckCID(c); err != nil {
+		return err
+	}
+	if len(data) > MaxBlockSize {
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrBlockTooLarge, c, len(data), MaxBlockSize)
+	}
+	return nil
+}
+
+// matchDigest returns data as c's block if sum, its SHA-256, is c's digest.
+func matchDigest(c cid.Cid, data []byte, sum [sha256.Size]byte) (Block, error) {
 	want := c.Hash()
 	// A checked CID's multihash is 0x12 0x20 followed by the 32-byte digest.
-	if string(want[2:]) != string(got[:]) {
+	if string(want[2:]) != string(sum[:]) {
 		return Block{}, fmt.Errorf("%w: %s", ErrHashMismatch, c)
 	}
 	return Block{cid: c, data: data}, nil

@@ -1,6 +1,7 @@
 package content_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"testing"
 
@@ -33,6 +34,43 @@ func TestBlockLimitsAndVerification(t *testing.T) {
 	}
 	if _, err := content.NewBlock(cid.DagCBOR, []byte{0xa0}); !errors.Is(err, content.ErrUnsupportedCID) {
 		t.Errorf("dag-cbor codec: %v", err)
+	}
+}
+
+// BlockFromCIDHasher checks as BlockFromCID does, hashing with the hasher
+// it is given and only what passes the checks that need no hash.
+func TestBlockFromCIDHasher(t *testing.T) {
+	calls := 0
+	sum := func(data []byte) ([sha256.Size]byte, error) { calls++; return sha256.Sum256(data), nil }
+	b, err := content.NewRawBlock([]byte("hello\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := content.BlockFromCIDHasher(b.CID(), []byte("hello\n"), sum); err != nil || !got.CID().Equals(b.CID()) || string(got.Data()) != "hello\n" {
+		t.Errorf("right bytes: %v, %v", got, err)
+	}
+	if _, err := content.BlockFromCIDHasher(b.CID(), []byte("hello!"), sum); !errors.Is(err, content.ErrHashMismatch) {
+		t.Errorf("wrong bytes: %v", err)
+	}
+	if calls != 2 {
+		t.Errorf("hasher called %d times for 2 blocks", calls)
+	}
+	boom := errors.New("no digest")
+	if _, err := content.BlockFromCIDHasher(b.CID(), []byte("hello\n"), func([]byte) ([sha256.Size]byte, error) {
+		return [sha256.Size]byte{}, boom
+	}); !errors.Is(err, boom) {
+		t.Errorf("hasher error: %v", err)
+	}
+	calls = 0
+	if _, err := content.BlockFromCIDHasher(b.CID(), make([]byte, content.MaxBlockSize+1), sum); !errors.Is(err, content.ErrBlockTooLarge) {
+		t.Errorf("oversized bytes: %v", err)
+	}
+	v0 := cid.NewCidV0(b.CID().Hash())
+	if _, err := content.BlockFromCIDHasher(v0, []byte("hello\n"), sum); !errors.Is(err, content.ErrUnsupportedCID) {
+		t.Errorf("CIDv0: %v", err)
+	}
+	if calls != 0 {
+		t.Errorf("hasher called %d times for refused input", calls)
 	}
 }
 

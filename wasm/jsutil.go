@@ -3,7 +3,10 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"syscall/js"
 
 	"meshfs/member"
@@ -40,6 +43,12 @@ func jsError(err error) js.Value {
 
 // await waits for a JS promise.
 func await(p js.Value) (js.Value, error) {
+	return awaitCtx(context.Background(), p, nil)
+}
+
+// awaitCtx waits for a JS promise, or until ctx ends: then it calls abort,
+// which must make the promise settle soon, and returns ctx's error.
+func awaitCtx(ctx context.Context, p js.Value, abort func()) (js.Value, error) {
 	type result struct {
 		v   js.Value
 		err error
@@ -60,15 +69,48 @@ func await(p js.Value) (js.Value, error) {
 	defer then.Release()
 	defer catch.Release()
 	p.Call("then", then, catch)
-	r := <-ch
-	return r.v, r.err
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		if abort != nil {
+			abort()
+		}
+		<-ch // the callbacks are released only once called
+		return js.Undefined(), ctx.Err()
+	}
 }
 
-// bytesToJS copies b into a new Uint8Array.
-func bytesToJS(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(a, b)
-	return a
+// readToJS reads what an OpenRange call opened, size bytes, into a new
+// Uint8Array, block by block (no copy of the whole in Go's memory).
+func readToJS(r io.ReadCloser, size int64, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	w := &jsArrayWriter{arr: js.Global().Get("Uint8Array").New(size)}
+	if _, err := io.Copy(w, r); err != nil {
+		return nil, err
+	}
+	if w.off != int(size) {
+		return nil, fmt.Errorf("read %d bytes, expected %d", w.off, size)
+	}
+	return w.arr, nil
+}
+
+// jsArrayWriter writes into a Uint8Array, refusing to write past its end.
+type jsArrayWriter struct {
+	arr js.Value
+	off int
+}
+
+func (w *jsArrayWriter) Write(p []byte) (int, error) {
+	if len(p) > w.arr.Length()-w.off {
+		return 0, io.ErrShortWrite
+	}
+	n := js.CopyBytesToJS(w.arr.Call("subarray", w.off, w.off+len(p)), p)
+	w.off += n
+	return n, nil
 }
 
 // stringsOf reads a JS array of strings.

@@ -53,11 +53,18 @@ func start(ctx context.Context, cfg js.Value) (*browser.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Blocks are verified with the browser's SHA-256 where it has one.
+	hash := webCryptoHash()
+	if hash == nil {
+		log("no crypto.subtle (not a secure context): blocks verified with Go's SHA-256, slower")
+	}
 	var store content.Store
-	store, err = blockstore.Open(ctx, blockstore.DefaultConfig())
+	bc := blockstore.DefaultConfig()
+	bc.Hash = hash
+	store, err = blockstore.Open(ctx, bc)
 	if err != nil {
 		log("IndexedDB unavailable (%v): blocks cached in memory only", err)
-		if store, err = blockstore.NewMemory(blockstore.DefaultConfig()); err != nil {
+		if store, err = blockstore.NewMemory(bc); err != nil {
 			return nil, err
 		}
 	}
@@ -68,16 +75,27 @@ func start(ctx context.Context, cfg js.Value) (*browser.Node, error) {
 		}
 		return nil
 	}))
-	return browser.Start(ctx, browser.Config{
+	// Blocks come over HTTP from the daemon that served the page (its
+	// trustless gateway, same origin: the daemons do not know each other's
+	// HTTP addresses), and from the mesh when that fails.
+	tr := newJSTransport()
+	gateways := browser.NewGateways([]string{js.Global().Get("location").Get("origin").String()}, tr)
+	n, err := browser.Start(ctx, browser.Config{
 		Namespace:   cfg.Get("namespace").String(),
 		Voters:      stringsOf(cfg.Get("voters")),
 		Daemons:     stringsOf(cfg.Get("daemons")),
 		Key:         key,
 		Store:       store,
+		Gateways:    gateways,
+		Hash:        hash,
 		Replication: intOf(cfg.Get("replication")),
 		WriteQuorum: intOf(cfg.Get("writeQuorum")),
 		Logf:        log,
 	})
+	if err == nil {
+		tr.start() // once the node runs, not to slow its start
+	}
+	return n, err
 }
 
 func log(format string, args ...any) {
@@ -164,41 +182,24 @@ func publish(api js.Value, n *browser.Node) {
 		return map[string]any{"cid": r.CID.String(), "term": float64(r.Term), "index": float64(r.Index), "writer": r.Writer, "level": string(level)}, nil
 	})
 	fn("readFile", func(args []js.Value) (any, error) {
-		b, err := n.ReadFile(ctx, arg(args, 0))
-		if err != nil {
-			return nil, err
-		}
-		return bytesToJS(b), nil
+		return readToJS(n.OpenRange(ctx, arg(args, 0), 0, -1))
 	})
 	fn("read", func(args []js.Value) (any, error) {
 		if len(args) < 3 {
 			return nil, errors.New("read(path, offset, length)")
 		}
-		r, _, err := n.Open(ctx, arg(args, 0))
-		if err != nil {
-			return nil, err
+		off, length := args[1].Int(), args[2].Int()
+		if off < 0 || length < 0 {
+			return nil, errors.New("read: negative offset or length")
 		}
-		b := make([]byte, args[2].Int())
-		k, err := r.ReadAt(b, int64(args[1].Int()))
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		return bytesToJS(b[:k]), nil
+		return readToJS(n.OpenRange(ctx, arg(args, 0), int64(off), int64(length)))
 	})
 	fn("cat", func(args []js.Value) (any, error) {
 		c, err := content.ParseCID(arg(args, 0))
 		if err != nil {
 			return nil, err
 		}
-		r, err := n.OpenCID(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return nil, err
-		}
-		return bytesToJS(b), nil
+		return readToJS(n.OpenRangeCID(ctx, c, 0, -1))
 	})
 	fn("writeFile", func(args []js.Value) (any, error) {
 		if len(args) < 2 {

@@ -21,6 +21,10 @@ type Config struct {
 	// blocks are evicted. It is at least content.MaxBlockSize, so that any
 	// block fits. Default DefaultMaxBytes (256 MiB).
 	MaxBytes int64
+	// Hash, if set, is the SHA-256 a Get verifies blocks with
+	// ([content.BlockFromCIDHasher]) instead of crypto/sha256: the browser
+	// node passes WebCrypto's.
+	Hash content.Hasher
 }
 
 // DefaultConfig returns the defaults: database DefaultName, 256 MiB.

@@ -17,7 +17,10 @@
 // Behaviour, beyond the [content.Store] contract:
 //   - Bound: Config.MaxBytes (256 MiB by default, at least
 //     [content.MaxBlockSize]). A Put that passes it evicts the least recently
-//     used blocks in the same IndexedDB transaction that adds the block. A
+//     used blocks in the same IndexedDB transaction that adds the block
+//     ([Store.PutMany] adds many in one transaction, for a cache filled in
+//     batches; [Store.PutBodies] too, from bytes held outside Go's memory,
+//     storing JavaScript arrays as they are). A
 //     Get and a Put of a block already held count as uses; Has, All and
 //     Stat do not.
 //   - Recency survives a reload: each use takes the next stamp of a logical
@@ -27,7 +30,8 @@
 //     killed without either loses at most the last few dozen uses' order,
 //     never blocks. A page should call Flush on pagehide.
 //   - Verification: every Get re-hashes the bytes against the CID
-//     ([content.BlockFromCID]); a block that does not match, or a stored
+//     ([content.BlockFromCID], or [content.BlockFromCIDHasher] with
+//     Config.Hash); a block that does not match, or a stored
 //     value that is not bytes, is deleted and reported as a
 //     [*content.CorruptBlockError] (wrapping [content.ErrCorruptBlock]).
 //   - Open repairs the database: records without blocks, blocks without

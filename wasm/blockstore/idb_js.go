@@ -50,6 +50,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// jsBody is a Body whose bytes are a Uint8Array, stored as it is.
+type jsBody interface {
+	Body
+	JSValue() js.Value
+}
+
 // idb is the IndexedDB backend: one connection to the database.
 type idb struct {
 	db              js.Value
@@ -227,9 +233,18 @@ func (b *idb) write(op writeOp) func(context.Context) error {
 		for _, r := range op.stamps {
 			meta.Call("put", metaValue(r), r.key)
 		}
-		if p := op.put; p != nil {
-			data := js.Global().Get("Uint8Array").New(len(p.data))
-			js.CopyBytesToJS(data, p.data)
+		for _, p := range op.puts {
+			var data js.Value
+			if jv, ok := p.body.(jsBody); ok {
+				data = jv.JSValue()
+			} else {
+				b := p.data
+				if p.body != nil {
+					b = p.bytes()
+				}
+				data = js.Global().Get("Uint8Array").New(len(b))
+				js.CopyBytesToJS(data, b)
+			}
 			blocks.Call("put", data, p.rec.key)
 			meta.Call("put", metaValue(p.rec), p.rec.key)
 		}

@@ -51,8 +51,8 @@ func (m *memBackend) write(op writeOp) func(context.Context) error {
 			m.recs[st.key] = r
 		}
 	}
-	if p := op.put; p != nil {
-		m.recs[p.rec.key] = memRecord{record: p.rec, data: append([]byte(nil), p.data...)}
+	for _, p := range op.puts {
+		m.recs[p.rec.key] = memRecord{record: p.rec, data: p.bytes()}
 	}
 	for _, k := range op.del {
 		delete(m.recs, k)

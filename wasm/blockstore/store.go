@@ -44,17 +44,53 @@ type backend interface {
 	close() error
 }
 
-// writeOp is one atomic write: stamp records updated, a block added (with
-// its record), blocks (and their records) deleted, in that order.
+// writeOp is one atomic write: stamp records updated, blocks added (with
+// their records), blocks (and their records) deleted, in that order.
 type writeOp struct {
 	stamps []record[string]
-	put    *putOp
+	puts   []putOp
 	del    []string
 }
 
 type putOp struct {
 	rec  record[string]
 	data []byte
+	body Body // when data is nil
+}
+
+// bytes returns a copy of the block's bytes.
+func (p putOp) bytes() []byte {
+	if p.body == nil {
+		return append([]byte(nil), p.data...)
+	}
+	b := make([]byte, p.body.Len())
+	return b[:p.body.CopyTo(b)]
+}
+
+// Body is a block's bytes held outside Go's memory: in a browser, a
+// JavaScript Uint8Array. One that also has a method JSValue() js.Value
+// returning such an array is stored in IndexedDB as it is, without a copy
+// through Go.
+type Body interface {
+	// Len is the number of bytes.
+	Len() int
+	// CopyTo copies the bytes into dst, as many as fit, and returns how
+	// many it copied.
+	CopyTo(dst []byte) int
+}
+
+// BodyBlock is a block whose bytes are a Body, for PutBodies.
+type BodyBlock struct {
+	CID  cid.Cid
+	Body Body
+}
+
+// entry is a block to put: its bytes, or the Body that holds them.
+type entry struct {
+	c    cid.Cid
+	size int
+	data []byte
+	body Body
 }
 
 // Store is a byte-bounded cache of verified blocks in IndexedDB ([Open]) or
@@ -65,6 +101,7 @@ type Store struct {
 	mu     sync.Mutex
 	lru    *lru[cid.Cid]
 	puts   map[cid.Cid]*flight // Puts whose write is in progress
+	hash   content.Hasher      // nil: crypto/sha256
 	closed bool
 }
 
@@ -88,7 +125,7 @@ func newStore(ctx context.Context, b backend, cfg Config) (*Store, error) {
 		_ = b.close()
 		return nil, fmt.Errorf("blockstore: load: %w", err)
 	}
-	s := &Store{b: b, lru: newLRU[cid.Cid](cfg.MaxBytes), puts: make(map[cid.Cid]*flight)}
+	s := &Store{b: b, lru: newLRU[cid.Cid](cfg.MaxBytes), puts: make(map[cid.Cid]*flight), hash: cfg.Hash}
 	var bad []string
 	good := make([]record[cid.Cid], 0, len(recs))
 	for _, r := range recs {
@@ -168,9 +205,17 @@ func (s *Store) GetBuffer(ctx context.Context, c cid.Cid, buf []byte) (content.B
 		s.forget(c, gen)
 		return content.Block{}, notFound(c)
 	}
-	b, err := content.BlockFromCID(c, data)
-	if err != nil {
+	var b content.Block
+	if s.hash != nil {
+		b, err = content.BlockFromCIDHasher(c, data, s.hash)
+	} else {
+		b, err = content.BlockFromCID(c, data)
+	}
+	switch {
+	case errors.Is(err, content.ErrHashMismatch), errors.Is(err, content.ErrBlockTooLarge):
 		return content.Block{}, s.drop(ctx, c, gen, err)
+	case err != nil: // the hasher failed: the block may well be good
+		return content.Block{}, fmt.Errorf("blockstore: get %s: %w", c, err)
 	}
 	return b, nil
 }
@@ -210,73 +255,170 @@ func (s *Store) forget(c cid.Cid, gen uint64) {
 // marked as used; a new one evicts the least recently used blocks past the
 // byte bound, in the same atomic write that adds it.
 func (s *Store) Put(ctx context.Context, b content.Block) error {
-	if !b.Defined() {
-		return fmt.Errorf("%w: undefined block", content.ErrUnsupportedCID)
+	return s.PutMany(ctx, []content.Block{b})
+}
+
+// PutMany is Put of many blocks in one atomic write (one IndexedDB
+// transaction, where Put makes one per block): the blocks already held are
+// only marked as used; the new ones are added, the later ones more recently
+// used, and the least recently used blocks past the byte bound are evicted,
+// all in the same write, or, when it fails, none of it. A block whose Put
+// is in progress elsewhere is waited for, and put again if that fails.
+func (s *Store) PutMany(ctx context.Context, blocks []content.Block) error {
+	es := make([]entry, len(blocks))
+	for i, b := range blocks {
+		if !b.Defined() {
+			return fmt.Errorf("%w: undefined block", content.ErrUnsupportedCID)
+		}
+		if err := content.CheckCID(b.CID()); err != nil {
+			return err
+		}
+		es[i] = entry{c: b.CID(), size: b.Size(), data: b.Data()}
 	}
-	c := b.CID()
-	if err := content.CheckCID(c); err != nil {
-		return err
+	return s.put(ctx, es)
+}
+
+// PutBodies is PutMany of blocks whose bytes are held outside Go's memory,
+// which the caller verified against their CIDs: in a browser, the
+// JavaScript arrays that a read copied into Go and verified there, stored
+// as they are. A body that does not hash to its CID is not served: a Get
+// verifies it, like any block it reads, and drops it.
+func (s *Store) PutBodies(ctx context.Context, blocks []BodyBlock) error {
+	es := make([]entry, len(blocks))
+	for i, b := range blocks {
+		if err := content.CheckCID(b.CID); err != nil {
+			return err
+		}
+		if b.Body == nil {
+			return fmt.Errorf("blockstore: put %s: no body", b.CID)
+		}
+		n := b.Body.Len()
+		if n < 0 || n > content.MaxBlockSize {
+			return fmt.Errorf("%w: %s is %d bytes, limit %d", content.ErrBlockTooLarge, b.CID, n, content.MaxBlockSize)
+		}
+		es[i] = entry{c: b.CID, size: n, body: b.Body}
 	}
-	for {
+	return s.put(ctx, es)
+}
+
+func (s *Store) put(ctx context.Context, es []entry) error {
+	for len(es) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return content.ErrStoreClosed
+		var err error
+		if es, err = s.putOnce(ctx, es); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putOnce adds the blocks of es not held in one write and touches the ones
+// held; it returns those whose Put was in progress elsewhere and failed, to
+// be put again.
+func (s *Store) putOnce(ctx context.Context, es []entry) ([]entry, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, content.ErrStoreClosed
+	}
+	var (
+		op             writeOp
+		added, evicted []*item[cid.Cid]
+		others         []*flight // Puts in progress elsewhere, of othersEntries
+		othersEntries  []entry
+		seen           map[cid.Cid]bool
+	)
+	if len(es) > 1 {
+		seen = make(map[cid.Cid]bool, len(es))
+	}
+	f := &flight{done: make(chan struct{})}
+	for _, e := range es {
+		c := e.c
+		if seen != nil {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
 		}
 		if s.lru.get(c) != nil {
-			f := s.puts[c]
-			if f == nil {
+			if g := s.puts[c]; g != nil {
+				others, othersEntries = append(others, g), append(othersEntries, e)
+			} else {
 				s.lru.touch(c)
-				s.mu.Unlock()
-				return nil
 			}
-			s.mu.Unlock()
-			select {
-			case <-f.done:
-				if f.err == nil {
-					return nil
-				}
-				continue // that Put failed: try ourselves
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			continue
 		}
-		it, evicted := s.lru.add(c, int64(b.Size()))
-		op := writeOp{
-			stamps: stringRecords(s.lru.takeDirty()),
-			put:    &putOp{rec: record[string]{key: c.String(), size: it.size, stamp: it.stamp}, data: b.Data()},
+		it, ev := s.lru.add(c, int64(e.size))
+		added, evicted = append(added, it), append(evicted, ev...)
+		op.puts = append(op.puts, putOp{rec: record[string]{key: c.String(), size: it.size, stamp: it.stamp}, data: e.data, body: e.body})
+		s.puts[c] = f
+	}
+	if len(op.puts) == 0 {
+		// Only uses: their stamps go with the next write.
+		s.mu.Unlock()
+		return waitOthers(ctx, others, othersEntries)
+	}
+	op.stamps = stringRecords(s.lru.takeDirty())
+	for _, e := range evicted {
+		op.del = append(op.del, e.key.String())
+	}
+	wait := s.b.write(op)
+	s.mu.Unlock()
+
+	err := wait(ctx)
+
+	s.mu.Lock()
+	for _, it := range added {
+		delete(s.puts, it.key)
+	}
+	if err != nil {
+		// Nothing of op happened: take the blocks out, put back the evicted
+		// ones held before (a batch over the bound evicts its own first).
+		mine := make(map[*item[cid.Cid]]bool, len(added))
+		for _, it := range added {
+			mine[it] = true
+			if cur := s.lru.get(it.key); cur != nil && cur.gen == it.gen {
+				s.lru.remove(it.key)
+			}
 		}
 		for _, e := range evicted {
-			op.del = append(op.del, e.key.String())
-		}
-		wait := s.b.write(op)
-		f := &flight{done: make(chan struct{})}
-		s.puts[c] = f
-		s.mu.Unlock()
-
-		err := wait(ctx)
-
-		s.mu.Lock()
-		delete(s.puts, c)
-		if err != nil {
-			// Nothing of op happened: take the block out, put the evicted back.
-			if cur := s.lru.get(c); cur != nil && cur.gen == it.gen {
-				s.lru.remove(c)
-			}
-			for _, e := range evicted {
+			if !mine[e] {
 				s.lru.restore(e)
 			}
-			s.redirtyLocked(op.stamps)
-			err = fmt.Errorf("blockstore: put %s: %w", c, err)
 		}
-		f.err = err
-		close(f.done)
-		s.mu.Unlock()
-		return err
+		s.redirtyLocked(op.stamps)
+		if len(added) == 1 {
+			err = fmt.Errorf("blockstore: put %s: %w", added[0].key, err)
+		} else {
+			err = fmt.Errorf("blockstore: put %d blocks: %w", len(added), err)
+		}
 	}
+	f.err = err
+	close(f.done)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return waitOthers(ctx, others, othersEntries)
+}
+
+// waitOthers waits for the Puts in progress elsewhere of es and returns
+// the entries whose Put failed.
+func waitOthers(ctx context.Context, others []*flight, es []entry) ([]entry, error) {
+	var retry []entry
+	for i, f := range others {
+		select {
+		case <-f.done:
+			if f.err != nil {
+				retry = append(retry, es[i])
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return retry, nil
 }
 
 // Has implements [content.Store]. It neither reads nor verifies the block,

@@ -2,6 +2,7 @@ package blockstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ const quarter = content.MaxBlockSize / 4
 func rawPut(t *testing.T, s *Store, c cid.Cid, data []byte) {
 	t.Helper()
 	s.mu.Lock()
-	wait := s.b.write(writeOp{put: &putOp{rec: record[string]{key: c.String(), size: int64(len(data)), stamp: 1}, data: data}})
+	wait := s.b.write(writeOp{puts: []putOp{{rec: record[string]{key: c.String(), size: int64(len(data)), stamp: 1}, data: data}}})
 	s.mu.Unlock()
 	if err := wait(context.Background()); err != nil {
 		t.Fatal(err)
@@ -381,6 +382,96 @@ func TestEvictionOrder(t *testing.T) {
 			t.Fatalf("Stat after the largest block: %+v", st)
 		}
 		checkConsistent(t, s, max)
+	})
+}
+
+// TestPutMany: one write adds the new blocks in order, touches the held
+// ones, ignores repeats, and evicts past the bound, its own blocks too.
+func TestPutMany(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		const max = content.MaxBlockSize // four quarters
+		s := mustOpen(t, open, "many", max)
+		b := make([]content.Block, 10)
+		for i := range b {
+			b[i] = block(t, i, quarter)
+		}
+		// held checks the order, then the backend (whose Gets reorder).
+		held := func(want ...int) {
+			t.Helper()
+			var w []cid.Cid
+			for _, i := range want {
+				w = append(w, b[i].CID())
+			}
+			if got := s.lru.keys(); !slices.Equal(got, w) {
+				var gi []int
+				for _, c := range got {
+					gi = append(gi, slices.IndexFunc(b, func(x content.Block) bool { return x.CID() == c }))
+				}
+				t.Fatalf("held (most recent first) blocks %v, want %v", gi, want)
+			}
+			checkConsistent(t, s, max)
+		}
+		if err := s.PutMany(ctx, b[:2]); err != nil {
+			t.Fatal(err)
+		}
+		held(1, 0)
+		if err := s.PutMany(ctx, []content.Block{b[2], b[0], b[3], b[2]}); err != nil {
+			t.Fatal(err)
+		}
+		held(3, 0, 2, 1)
+		// Six new quarters: everything else goes, then the batch's first two.
+		if err := s.PutMany(ctx, b[4:10]); err != nil {
+			t.Fatal(err)
+		}
+		held(9, 8, 7, 6)
+		if err := s.PutMany(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutMany(ctx, []content.Block{b[0], {}}); !errors.Is(err, content.ErrUnsupportedCID) {
+			t.Fatalf("PutMany with an undefined block: %v", err)
+		}
+		checkConsistent(t, s, max)
+	})
+}
+
+// bytesBody is a Body over a slice.
+type bytesBody []byte
+
+func (b bytesBody) Len() int              { return len(b) }
+func (b bytesBody) CopyTo(dst []byte) int { return copy(dst, b) }
+
+// TestPutBodies: blocks put from bodies read back verified; a body that
+// does not hash to its CID is stored but never served.
+func TestPutBodies(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		s := mustOpen(t, open, "bodies", DefaultMaxBytes)
+		a, b, bad := block(t, 1, 1000), block(t, 2, quarter), block(t, 3, 100)
+		err := s.PutBodies(ctx, []BodyBlock{{a.CID(), bytesBody(a.Data())}, {b.CID(), bytesBody(b.Data())}, {bad.CID(), bytesBody("not its bytes")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []content.Block{a, b} {
+			got, err := s.Get(ctx, want.CID())
+			if err != nil || string(got.Data()) != string(want.Data()) {
+				t.Fatalf("Get %s: %v", want.CID(), err)
+			}
+		}
+		if _, err := s.Get(ctx, bad.CID()); !errors.Is(err, content.ErrCorruptBlock) {
+			t.Fatalf("Get of a wrong body: %v", err)
+		}
+		if ok, _ := s.Has(ctx, bad.CID()); ok {
+			t.Fatal("a wrong body is still held")
+		}
+		if err := s.PutBodies(ctx, []BodyBlock{{a.CID(), nil}}); err == nil {
+			t.Fatal("PutBodies with no body succeeded")
+		}
+		big := make(bytesBody, content.MaxBlockSize+1)
+		if err := s.PutBodies(ctx, []BodyBlock{{bad.CID(), big}}); !errors.Is(err, content.ErrBlockTooLarge) {
+			t.Fatalf("PutBodies of an oversized body: %v", err)
+		}
+		checkConsistent(t, s, DefaultMaxBytes)
 	})
 }
 
@@ -769,6 +860,21 @@ func TestFailedWritesAreUndone(t *testing.T) {
 	}
 	checkLRU(t, s.lru)
 
+	// Nor does a failed PutMany, even one that evicts its own blocks.
+	more := []content.Block{b[4], block(t, 5, quarter), block(t, 6, quarter), block(t, 7, quarter), block(t, 8, quarter)}
+	for _, batch := range [][]content.Block{more[:2], more} {
+		if err := s.PutMany(ctx, batch); err == nil {
+			t.Fatal("PutMany succeeded with failing writes")
+		}
+		if after, _ := s.Stat(ctx); after != before {
+			t.Fatalf("Stat after a failed PutMany of %d %+v, before %+v", len(batch), after, before)
+		}
+		if got := s.lru.keys(); !slices.Equal(got, order) {
+			t.Fatalf("order after a failed PutMany of %d %v, before %v", len(batch), got, order)
+		}
+		checkLRU(t, s.lru)
+	}
+
 	fb.set(false, nil)
 	if err := s.Put(ctx, b[4]); err != nil {
 		t.Fatal(err)
@@ -819,6 +925,50 @@ func TestPutWaitsForPutInFlight(t *testing.T) {
 		t.Fatal("block not held after the second Put")
 	}
 	checkConsistent(t, s, DefaultMaxBytes)
+}
+
+// TestConfigHash: Gets verify with Config.Hash; a block it fails to hash
+// is reported and kept, one it hashes wrong is dropped as corrupt.
+func TestConfigHash(t *testing.T) {
+	ctx := context.Background()
+	var calls int
+	var fail, lie bool
+	hash := func(data []byte) ([sha256.Size]byte, error) {
+		calls++
+		switch {
+		case fail:
+			return [sha256.Size]byte{}, errors.New("no digest")
+		case lie:
+			return [sha256.Size]byte{1}, nil
+		}
+		return sha256.Sum256(data), nil
+	}
+	s, err := newStore(ctx, newMemBackend(), Config{Name: "hash", MaxBytes: DefaultMaxBytes, Hash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := block(t, 1, 1000)
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, b.CID()); err != nil || got.CID() != b.CID() || calls != 1 {
+		t.Fatalf("Get: %v, %v, %d hashes", got, err, calls)
+	}
+	fail = true
+	if _, err := s.Get(ctx, b.CID()); err == nil || errors.Is(err, content.ErrCorruptBlock) {
+		t.Fatalf("Get with a failing hasher: %v", err)
+	}
+	if ok, _ := s.Has(ctx, b.CID()); !ok {
+		t.Fatal("a block the hasher failed on was dropped")
+	}
+	fail, lie = false, true
+	if _, err := s.Get(ctx, b.CID()); !errors.Is(err, content.ErrCorruptBlock) {
+		t.Fatalf("Get with a wrong digest: %v", err)
+	}
+	if ok, _ := s.Has(ctx, b.CID()); ok {
+		t.Fatal("a block with a wrong digest was kept")
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -878,7 +1028,7 @@ func TestOpenBadRecords(t *testing.T) {
 		{key: v0.String(), size: 100, stamp: 2},
 		{key: block(t, 2, 100).CID().String(), size: content.MaxBlockSize + 1, stamp: 2},
 	} {
-		m.write(writeOp{put: &putOp{rec: r, data: good.Data()}})
+		m.write(writeOp{puts: []putOp{{rec: r, data: good.Data()}}})
 	}
 	s, err := newStore(ctx, m, Config{Name: "bad", MaxBytes: DefaultMaxBytes})
 	if err != nil {

@@ -26,9 +26,22 @@ type Config struct {
 	// through: WebSocket ones in a browser.
 	Daemons []string
 	// Key is the node's identity; Store its local block cache (IndexedDB in
-	// a browser). Neither is closed by the node.
+	// a browser), written in batches ([meshfs/wasm/blockstore.Store.PutMany]
+	// when it has it) when no read is in progress. Neither is closed by the
+	// node.
 	Key   crypto.PrivKey
 	Store content.Store
+	// Gateways, if set, are asked for the blocks the store does not hold
+	// before the mesh is: the daemons' HTTP gateways, which a browser
+	// reads several times faster than it reads the mesh. A read of a
+	// range of a file (ReadFile, ReadRange, OpenRange, OpenRangeCID)
+	// takes its blocks as one CAR stream, other reads one block per
+	// request; a block they do not give, or give wrong, comes from the
+	// mesh.
+	Gateways *Gateways
+	// Hash, if set, is the SHA-256 that verifies the gateways' blocks
+	// ([content.BlockFromCIDHasher]); crypto/sha256 if nil.
+	Hash content.Hasher
 	// Replication and WriteQuorum are the mesh's R and W (3 and 2 if 0).
 	Replication, WriteQuorum int
 	// ReadTimeout bounds a strong read before it falls back to an
@@ -46,11 +59,19 @@ var ErrNoDaemon = errors.New("browser: no daemon address")
 
 // Node is a running browser node.
 type Node struct {
-	cfg    Config
-	mesh   *meshpeer.Node
-	ns     *member.Member
-	blocks *cachingBlocks
+	cfg       Config
+	mesh      *meshpeer.Node
+	ns        *member.Member
+	blocks    *cachingBlocks
+	readAhead int // blocks a file reader fetches at once
 }
+
+// Read-ahead of a file reader: through the gateways a block outside a CAR
+// stream takes one HTTP request, and a browser runs several at once.
+const (
+	readAheadMesh     = 8
+	readAheadGateways = 16
+)
 
 // Start joins the mesh through cfg.Daemons and the namespace.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
@@ -94,7 +115,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		mesh.Close()
 		return nil, fmt.Errorf("browser: namespace %q: %w", cfg.Namespace, err)
 	}
-	return &Node{cfg: cfg, mesh: mesh, ns: ns, blocks: &cachingBlocks{store: cfg.Store, mesh: mesh, logf: cfg.Logf}}, nil
+	n := &Node{cfg: cfg, mesh: mesh, ns: ns, readAhead: readAheadMesh}
+	n.blocks = &cachingBlocks{
+		store: cfg.Store, mesh: mesh, gateways: cfg.Gateways, hash: cfg.Hash,
+		cache: newCacheWriter(cfg.Store, cfg.Logf), logf: cfg.Logf,
+	}
+	if cfg.Gateways != nil {
+		n.readAhead = readAheadGateways
+	}
+	return n, nil
 }
 
 // parseDaemons reads the daemons' addresses, grouped by peer.
@@ -119,7 +148,9 @@ func parseDaemons(addrs []string) ([]peer.AddrInfo, error) {
 
 // Close leaves the namespace and the mesh.
 func (n *Node) Close() error {
-	return errors.Join(n.ns.Close(), n.mesh.Close())
+	err := errors.Join(n.ns.Close(), n.mesh.Close())
+	n.blocks.cache.close()
+	return err
 }
 
 // ID returns the node's peer ID.
