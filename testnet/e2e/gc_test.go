@@ -26,6 +26,9 @@ type gcReport struct {
 		Bytes int64 `json:"bytes"`
 	} `json:"deleted"`
 	Duration time.Duration `json:"duration"`
+	Held     struct {
+		Blocks int64 `json:"blocks"`
+	} `json:"held"`
 }
 
 // postJSON POSTs to u with no body and decodes the answer into v.
@@ -177,6 +180,15 @@ func TestCollectOverwrites(t *testing.T) {
 	}
 	after := storedBytes(t, net)
 	t.Logf("after collection (%v): %d MiB (bound %d MiB)", time.Since(collectStart).Round(time.Millisecond), after>>20, limit>>20)
+
+	// What a pass costs: its wall time over the blocks each daemon holds.
+	for _, p := range net.Peers() {
+		rep, err := gcPass(ctx, p.API, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("peer %d: a collection pass over %d blocks took %v", p.Index, rep.Held.Blocks, rep.Duration)
+	}
 
 	// Every root the trusted summary keeps reads back, byte for byte.
 	rep, err := gcPass(ctx, net.Peer(0).API, true)
