@@ -86,7 +86,8 @@ type request struct {
 	path   string // like apiFS + "stat"
 	query  url.Values
 	body   io.Reader
-	size   int64 // the body's length, -1 if unknown
+	size   int64  // the body's length, -1 if unknown
+	accept string // the Accept header, if any
 }
 
 // do sends r and returns the answer if its status is 200, otherwise the
@@ -99,6 +100,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, u, r.body)
 	if err != nil {
 		return nil, err
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
 	}
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/octet-stream")

@@ -104,6 +104,20 @@ func (f *File) Stat() (fs.FileInfo, error) {
 	return newFileInfo(f.name, info), nil
 }
 
+// Committed returns the content a file open for reading reads while it
+// has no uncommitted changes: its CID ("" for empty content) and size, so
+// a caller may read those bytes elsewhere (a block cache). ok is false for
+// a file with changes not yet committed, which only Read and ReadAt see,
+// and for a directory, a closed file or one opened write-only.
+func (f *File) Committed() (cid string, size int64, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.dir || f.changed || !f.canRead() {
+		return "", 0, false
+	}
+	return f.base.cid, f.base.size, true
+}
+
 // Read reads up to len(p) bytes at the offset and advances it; at the end
 // it returns 0, io.EOF.
 func (f *File) Read(p []byte) (int, error) {

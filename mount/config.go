@@ -3,6 +3,8 @@ package mount
 import (
 	"fmt"
 	"time"
+
+	"meshfs/content"
 )
 
 // Config says how a mount calls the daemon and what the kernel may cache.
@@ -22,15 +24,36 @@ type Config struct {
 	FsName string
 	// Debug logs every FUSE request.
 	Debug bool
+
+	// CacheSize bounds the block cache, in bytes: reads of a file with no
+	// uncommitted changes fetch its blocks from the daemon's gateway,
+	// verify them, and keep them there, evicting the least recently used.
+	// 0 turns the cache off: reads go through the daemon's /api/v0/cat.
+	CacheSize int64
+	// CacheDir is the folder of the block cache (see [DefaultCacheDir]);
+	// "" keeps it in memory, as does a folder that cannot be made or is
+	// in use by another mount.
+	CacheDir string
+	// ReadAhead is how many blocks a sequential read has in flight.
+	ReadAhead int
+	// Logf, if set, reports what the mount does not stop for (a cache
+	// folder it cannot use).
+	Logf func(format string, args ...any)
 }
 
-// DefaultConfig returns a 30s timeout, a 1s attribute TTL, and a mount
-// only its user may use.
+// DefaultCacheSize is the block cache's default bound: 1 GiB.
+const DefaultCacheSize = 1 << 30
+
+// DefaultConfig returns a 30s timeout, a 1s attribute TTL, a mount only
+// its user may use, and a 1 GiB block cache in memory (set CacheDir) read
+// with content.DefaultReadAhead blocks in flight.
 func DefaultConfig() Config {
 	return Config{
-		Timeout: 30 * time.Second,
-		AttrTTL: time.Second,
-		FsName:  "meshfs",
+		Timeout:   30 * time.Second,
+		AttrTTL:   time.Second,
+		FsName:    "meshfs",
+		CacheSize: DefaultCacheSize,
+		ReadAhead: content.DefaultReadAhead,
 	}
 }
 
@@ -41,6 +64,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: timeout %v: must be positive", ErrBadConfig, c.Timeout)
 	case c.AttrTTL < 0:
 		return fmt.Errorf("%w: attribute TTL %v: must not be negative", ErrBadConfig, c.AttrTTL)
+	case c.CacheSize < 0:
+		return fmt.Errorf("%w: cache size %d: must not be negative", ErrBadConfig, c.CacheSize)
+	case c.ReadAhead < 1:
+		return fmt.Errorf("%w: read-ahead %d: must be at least 1 block", ErrBadConfig, c.ReadAhead)
 	}
 	return nil
 }

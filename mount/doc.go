@@ -20,6 +20,17 @@
 // opened at: if the file was renamed or removed while open, the commit
 // fails (EIO or ENOENT at close) rather than make it again.
 //
+// Reads of a file with no uncommitted changes go through the mount's
+// block cache: the file's blocks, named by its content CID, come from the
+// daemon's trustless gateway ([fsclient.Client.Blocks]), are verified
+// against their CIDs and kept in a content.DiskStore in
+// [Config.CacheDir] (in memory without one), at most [Config.CacheSize]
+// bytes, least recently used evicted first. Each open file reads with a
+// content.FileReader of its own: sequential reads stream with
+// [Config.ReadAhead] blocks in flight, random reads fetch only the blocks
+// they cover. A file with uncommitted changes reads through its
+// fsclient.File, which sees them.
+//
 // The kernel caches attributes and directory entries for
 // [Config.AttrTTL] (1s by default), so a change made through another
 // peer may take that long to show; the page cache is dropped at every

@@ -18,6 +18,7 @@ import (
 type meshFS struct {
 	c     *fsclient.Client
 	cfg   Config
+	cache *blockCache // nil without one
 	now   func() time.Time
 	stall stall
 }

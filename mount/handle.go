@@ -16,6 +16,8 @@ import (
 )
 
 // handle is an open file: an fsclient.File, with close-to-open semantics.
+// While the file has no uncommitted changes, reads go through the mount's
+// block cache (read.go); once it has, through the File, which sees them.
 // The File makes every request with the context it was opened with, which
 // must outlive one call (a sequential read keeps one streamed answer
 // across calls); so each call arms a timer that cancels that context if
@@ -28,6 +30,10 @@ type handle struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	timeout time.Duration
+
+	cache     *blockCache // nil: every read through f
+	readAhead int
+	blocks    blockReader
 }
 
 var (
@@ -49,7 +55,8 @@ func openFlags(flags uint32) int {
 // the os flags flag (and perm, for O_CREATE).
 func (m *meshFS) openHandle(c *fsclient.Client, n *node, p string, flag int, perm fs.FileMode) (*handle, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	h := &handle{n: n, write: flag&(os.O_WRONLY|os.O_RDWR) != 0, ctx: ctx, cancel: cancel, timeout: m.cfg.Timeout}
+	h := &handle{n: n, write: flag&(os.O_WRONLY|os.O_RDWR) != 0, ctx: ctx, cancel: cancel, timeout: m.cfg.Timeout,
+		cache: m.cache, readAhead: m.cfg.ReadAhead}
 	stop := h.guard()
 	f, err := c.OpenFile(ctx, p, flag, perm)
 	stop()
@@ -96,7 +103,10 @@ func (h *handle) truncate(size int64) error {
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	stop := h.guard()
 	defer stop()
-	n, err := h.f.ReadAt(dest, off)
+	n, cached, err := h.readCached(dest, off)
+	if !cached {
+		n, err = h.f.ReadAt(dest, off)
+	}
 	if err != nil && err != io.EOF {
 		return nil, h.fail(err)
 	}
@@ -145,6 +155,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if h.write {
 		h.n.dropWriter(h)
 	}
+	h.closeReader()
 	stop := h.guard()
 	err := h.f.Close()
 	stop()

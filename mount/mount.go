@@ -40,6 +40,9 @@ func Mount(mountpoint string, c *fsclient.Client, cfg Config) (*fuse.Server, err
 		return nil, fmt.Errorf("mount: %s: the namespace's root: %w", mountpoint, err)
 	}
 	m := &meshFS{c: c, cfg: cfg, now: time.Now}
+	if cfg.CacheSize > 0 {
+		m.cache = openBlockCache(c, cfg)
+	}
 	ttl := cfg.AttrTTL
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -72,11 +75,36 @@ func Mount(mountpoint string, c *fsclient.Client, cfg Config) (*fuse.Server, err
 			_ = server.Unmount()
 		}
 	}
+	if err != nil && m.cache != nil {
+		m.cache.close()
+	}
 	if err != nil {
 		if cfg.AllowOther && os.Geteuid() != 0 {
 			return nil, fmt.Errorf("mount: %s: %w (allow_other as a user other than root needs user_allow_other in /etc/fuse.conf)", mountpoint, err)
 		}
 		return nil, fmt.Errorf("mount: %s: %w", mountpoint, err)
 	}
+	if m.cache != nil {
+		go func() {
+			server.Wait()
+			m.cache.close()
+		}()
+	}
 	return server, nil
+}
+
+// openBlockCache opens the block cache cfg asks for, in memory if its
+// folder cannot be used.
+func openBlockCache(c *fsclient.Client, cfg Config) *blockCache {
+	if cfg.CacheDir != "" {
+		k, err := openCache(cfg.CacheDir, cfg.CacheSize, c.Blocks())
+		if err == nil {
+			return k
+		}
+		if cfg.Logf != nil {
+			cfg.Logf("mount: block cache: %v; keeping it in memory", err)
+		}
+	}
+	k, _ := openCache("", cfg.CacheSize, c.Blocks())
+	return k
 }

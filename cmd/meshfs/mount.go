@@ -31,6 +31,11 @@ func runMount(ctx context.Context, args []string, std stdio) error {
 			"makes is its user's and group's, and root may chown. Only the user\n"+
 			"who mounted may use the mount unless --allow-other (which needs root,\n"+
 			"or user_allow_other in /etc/fuse.conf for the fusermount helper).\n\n"+
+			"Reads of a file with no uncommitted changes go through a local block\n"+
+			"cache: its blocks come from the daemon's gateway (/ipfs/CID), several\n"+
+			"at once (--read-ahead), are verified against their CIDs, and are kept\n"+
+			"in --cache-dir, at most --cache-size bytes, the least recently used\n"+
+			"evicted first; a second read of a file is served from there.\n\n"+
 			"A daemon call that takes longer than --timeout fails with EIO.", std.errout)
 	apiURL := apiFlag(fl)
 	level := consistencyFlag(fl)
@@ -38,12 +43,26 @@ func runMount(ctx context.Context, args []string, std stdio) error {
 	ttl := fl.Duration("attr-ttl", def.AttrTTL, "how long the kernel caches attributes and entries")
 	allowOther := fl.Bool("allow-other", false, "let every local user use the mount (the kernel checks their permissions)")
 	debug := fl.Bool("debug", false, "log every FUSE request to standard error")
+	cacheDir := fl.String("cache-dir", "", "folder of the block cache (default: meshfs/mount-HASH of --api in the user's cache folder; memory if unusable)")
+	cacheSize := fl.String("cache-size", "1G", "bound on the block cache, in bytes (K, M, G suffixes); 0 reads through the daemon's cat instead")
+	readAhead := fl.Int("read-ahead", def.ReadAhead, "blocks a sequential read fetches at once")
 	pos, c, err := fsStart(fl, args, 1, "exactly one MOUNTPOINT", apiURL, level)
 	if err != nil {
 		return err
 	}
 	cfg := def
 	cfg.Timeout, cfg.AttrTTL, cfg.AllowOther, cfg.Debug = *timeout, *ttl, *allowOther, *debug
+	size, ok := parseSize(*cacheSize)
+	if !ok {
+		return usageErr(fl, "--cache-size %q: want a number of bytes, like 1000 or 512M or 2G", *cacheSize)
+	}
+	cfg.CacheSize, cfg.CacheDir, cfg.ReadAhead = size, *cacheDir, *readAhead
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = mount.DefaultCacheDir(*apiURL)
+	}
+	cfg.Logf = func(format string, args ...any) {
+		fmt.Fprintf(std.errout, "meshfs "+format+"\n", args...)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr(fl, "%v", err)
 	}

@@ -8,11 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -103,7 +108,8 @@ func startMount(t *testing.T, api string, extra ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errout lockedBuffer
 	done := make(chan int, 1)
-	args := append([]string{"mount", "--api", api, "--timeout", "20s"}, extra...)
+	// The block cache in the test's folder, not the user's cache folder.
+	args := append([]string{"mount", "--api", api, "--timeout", "20s", "--cache-dir", filepath.Join(dir, "cache")}, extra...)
 	go func() {
 		done <- run(ctx, append(args, mnt), stdio{in: strings.NewReader(""), out: &out, errout: &errout})
 	}()
@@ -173,6 +179,98 @@ func TestMountFiles(t *testing.T) {
 				t.Fatalf("fs cat: %d, %d bytes, %s", code, len(out), errout)
 			}
 		})
+	}
+}
+
+// TestMountBlockCache reads a file of several MiB through the mount twice,
+// through a proxy in front of the daemon that counts requests: the first
+// read fetches its blocks from the gateway, the second is served by the
+// block cache without a single fetch. A file with uncommitted changes
+// reads them, not the cache.
+func TestMountBlockCache(t *testing.T) {
+	needFUSE(t)
+	info := startNamespaceDaemon(t)
+	target, err := url.Parse(info.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks, cats atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/ipfs/"):
+			blocks.Add(1)
+		case r.URL.Path == "/api/v0/cat":
+			cats.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	data := fixture.Bytes(9<<20 + 4321)
+	local := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errout := meshfs(t, nil, "fs", "put", "-q", "--api", info.API, local, "/big.bin"); code != 0 {
+		t.Fatalf("fs put: %d %s", code, errout)
+	}
+	mnt := startMount(t, srv.URL, "--read-ahead", "4")
+	p := filepath.Join(mnt, "big.bin")
+	read := func(what string) (fetched int64) {
+		t.Helper()
+		before := blocks.Load()
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes that differ from the %d put", what, len(got), len(data))
+		}
+		return blocks.Load() - before
+	}
+	// 9 MiB in 256 KiB leaves: at least 37 blocks and the root.
+	if n := read("first read"); n < 38 {
+		t.Fatalf("first read: %d block requests, want at least 38", n)
+	}
+	if n := read("second read"); n != 0 {
+		t.Fatalf("second read: %d block requests, want 0 (from the cache)", n)
+	}
+	// A random read in the middle, from the cache too.
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1000)
+	before := blocks.Load()
+	if _, err := f.ReadAt(buf, 5<<20+17); err != nil || !bytes.Equal(buf, data[5<<20+17:][:1000]) {
+		t.Fatalf("read at 5 MiB: %v", err)
+	}
+	f.Close()
+	if n := blocks.Load() - before; n != 0 {
+		t.Fatalf("random read: %d block requests, want 0", n)
+	}
+	if n := cats.Load(); n != 0 {
+		t.Fatalf("%d requests to /api/v0/cat, want none (the cache reads)", n)
+	}
+	// Changes not yet committed are read from the open file.
+	g, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt([]byte("changed"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 7)
+	if _, err := g.ReadAt(got, 1<<20); err != nil || string(got) != "changed" {
+		t.Fatalf("read of an uncommitted change: %q %v", got, err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte{}, data...)
+	copy(want[1<<20:], "changed")
+	if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("after the commit: %v, match %v", err, bytes.Equal(b, want))
 	}
 }
 
@@ -560,8 +658,9 @@ func TestMountExternalUnmount(t *testing.T) {
 	}
 	var out, errout lockedBuffer
 	done := make(chan int, 1)
+	cache := filepath.Join(t.TempDir(), "cache")
 	go func() {
-		done <- run(context.Background(), []string{"mount", "--api", info.API, mnt}, stdio{in: strings.NewReader(""), out: &out, errout: &errout})
+		done <- run(context.Background(), []string{"mount", "--api", info.API, "--cache-dir", cache, mnt}, stdio{in: strings.NewReader(""), out: &out, errout: &errout})
 	}()
 	t.Cleanup(func() {
 		if isMounted(t, mnt) {
@@ -594,6 +693,9 @@ func TestMountUsage(t *testing.T) {
 		{[]string{"mount"}, 2, "give exactly one MOUNTPOINT"},
 		{[]string{"mount", "--timeout", "0s", "/mnt"}, 2, "timeout 0s"},
 		{[]string{"mount", "--consistency", "bogus", "/mnt"}, 2, "consistency"},
+		{[]string{"mount", "--help"}, 0, "--cache-size"},
+		{[]string{"mount", "--cache-size", "lots", "/mnt"}, 2, "--cache-size"},
+		{[]string{"mount", "--read-ahead", "0", "/mnt"}, 2, "read-ahead 0"},
 	}
 	for _, tt := range tests {
 		code, _, errout := meshfs(t, nil, tt.args...)
@@ -648,8 +750,9 @@ func TestMountBusyUnmount(t *testing.T) {
 	defer cancel()
 	var out, errout lockedBuffer
 	done := make(chan int, 1)
+	cache := filepath.Join(t.TempDir(), "cache")
 	go func() {
-		done <- run(ctx, []string{"mount", "--api", info.API, mnt}, stdio{in: strings.NewReader(""), out: &out, errout: &errout})
+		done <- run(ctx, []string{"mount", "--api", info.API, "--cache-dir", cache, mnt}, stdio{in: strings.NewReader(""), out: &out, errout: &errout})
 	}()
 	t.Cleanup(func() {
 		if isMounted(t, mnt) {
