@@ -123,16 +123,16 @@ func LoadSummary(ctx context.Context, g content.BlockGetter, c cid.Cid) (*Summar
 	return DecodeSummary(b)
 }
 
-// SummaryBlocks returns the CIDs of the blocks of summary file c (its
-// holders keep them, doc.go rule H2).
-func SummaryBlocks(ctx context.Context, g content.BlockGetter, c cid.Cid) ([]cid.Cid, error) {
+// SummaryBlocks returns the blocks of summary file c as a live set (its
+// holders keep them, doc.go rule H2); a file with missing nodes is
+// ErrIncompleteMark.
+func SummaryBlocks(ctx context.Context, g content.BlockGetter, c cid.Cid) (*Live, error) {
 	live, err := Mark(ctx, g, []cid.Cid{c}, nil, MarkOptions{})
 	if err != nil {
 		return nil, err
 	}
-	var out []cid.Cid
-	for c := range live.All() {
-		out = append(out, c)
+	if !live.Complete() {
+		return nil, fmt.Errorf("%w: summary file %s", ErrIncompleteMark, c)
 	}
-	return out, nil
+	return live, nil
 }

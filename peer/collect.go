@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"iter"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	mh "github.com/multiformats/go-multihash"
 
 	"meshfs/content"
 	"meshfs/gc"
@@ -42,7 +41,7 @@ type collector struct {
 	dead        *gc.DeadSince
 	trusted     *gc.Summary
 	trustedFile cid.Cid
-	pins        pinSet
+	pins        *gc.Live // the blocks of the trusted summary's own file
 	last        GCReport
 	total       gc.Tally // deleted since start
 
@@ -74,11 +73,6 @@ func (c *collector) lease(id cid.Cid) {
 	defer c.mu.Unlock()
 	_ = c.leases.Add([]cid.Cid{id}, c.n.now().Add(c.cfg.LeaseTTL))
 }
-
-// pinSet is the blocks of the trusted summary's own file.
-type pinSet map[string]bool
-
-func (p pinSet) MayBeLive(m mh.Multihash) bool { return p[string(m)] }
 
 // GCReport is one collection pass, for `meshfs gc`, status and metrics.
 type GCReport struct {
@@ -150,13 +144,9 @@ func (c *collector) trust(ctx context.Context) error {
 	if err := gc.CheckSummary(s, c.ns, gc.Root{Term: rec.Term, Index: rec.Index, CID: rec.Root}, trusted); err != nil {
 		return err
 	}
-	blocks, err := gc.SummaryBlocks(ctx, c.n, rec.Summary)
+	pins, err := gc.SummaryBlocks(ctx, c.n, rec.Summary)
 	if err != nil {
 		return err
-	}
-	pins := pinSet{}
-	for _, b := range blocks {
-		pins[string(b.Hash())] = true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,9 +159,9 @@ func (c *collector) trust(ctx context.Context) error {
 
 // policy returns the decision rules as they are now.
 func (c *collector) policy() gc.Policy {
-	p := gc.Policy{Leases: c.leases, Grace: c.cfg.Grace, Pins: c.pins}
+	p := gc.Policy{Leases: c.leases, Grace: c.cfg.Grace}
 	if c.trusted != nil {
-		p.Live, p.Index = c.trusted, c.trusted.Index()
+		p.Live, p.Index, p.Pins = c.trusted, c.trusted.Index(), c.pins
 	}
 	return p
 }
@@ -215,7 +205,7 @@ func (c *collector) pass(ctx context.Context, dryRun bool) (GCReport, error) {
 		}
 	}
 	c.leases.Prune(start, p.Index)
-	r, next, err := p.Sweep(start, heldSeq(held), c.dead)
+	r, next, err := p.Sweep(start, slices.Values(held), c.dead)
 	if err == nil && !dryRun {
 		c.dead = next
 	}
@@ -291,16 +281,6 @@ func (c *collector) held(ctx context.Context) ([]gc.Held, error) {
 		out = append(out, gc.Held{CID: id, Size: size})
 	}
 	return out, nil
-}
-
-func heldSeq(held []gc.Held) iter.Seq[gc.Held] {
-	return func(yield func(gc.Held) bool) {
-		for _, h := range held {
-			if !yield(h) {
-				return
-			}
-		}
-	}
 }
 
 // loop runs a pass every interval.

@@ -28,3 +28,22 @@ func poll(ctx context.Context, every time.Duration, check func(context.Context) 
 		}
 	}
 }
+
+// WaitFor calls cond every 50 ms until it returns nil or d passes (or ctx
+// ends), and then returns cond's last error: the tests' poll with a
+// deadline.
+func WaitFor(ctx context.Context, d time.Duration, cond func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	err := poll(ctx, 50*time.Millisecond, func(context.Context) (string, error) {
+		if last = cond(); last != nil {
+			return last.Error(), nil
+		}
+		return "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("after %v: %w", d, last)
+	}
+	return nil
+}

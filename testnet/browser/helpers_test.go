@@ -140,19 +140,7 @@ func pattern(n int, seed uint32) []byte {
 	return out
 }
 
-// waitFor polls f every 50 ms until it succeeds or d passes.
-func waitFor(ctx context.Context, d time.Duration, f func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+// waitFor is testnet.WaitFor.
+func waitFor(ctx context.Context, d time.Duration, cond func() error) error {
+	return testnet.WaitFor(ctx, d, cond)
 }

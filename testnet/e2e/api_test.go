@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"meshfs/testnet"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -64,22 +65,7 @@ func call(req *http.Request, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// waitFor polls cond until it returns nil or the deadline passes, and
-// returns cond's last error then.
+// waitFor is testnet.WaitFor.
 func waitFor(ctx context.Context, d time.Duration, cond func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("after %v: %w", d, err)
-		case <-t.C:
-		}
-	}
+	return testnet.WaitFor(ctx, d, cond)
 }

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,11 +106,11 @@ func (n *Node) ReadRange(ctx context.Context, path string, off, length int64) ([
 		return nil, err
 	}
 	defer r.Close()
-	buf := make([]byte, 0, size)
-	if _, err := io.Copy(bytesWriter{&buf}, r); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return buf, nil
+	return buf.Bytes(), nil
 }
 
 // OpenRange returns a reader of length bytes of file path from offset off
@@ -226,10 +227,6 @@ func (n *Node) streamCAR(ctx context.Context, c cid.Cid, off, length int64) *car
 	// Room for the blocks the reader asks for at once, however large.
 	return newCARStream(ctx, sr, max(carWindow, int64(n.readAhead+1)*content.MaxBlockSize))
 }
-
-type bytesWriter struct{ b *[]byte }
-
-func (w bytesWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
 
 // emptyFile is the CID of no bytes.
 func emptyFile() (cid.Cid, error) {
