@@ -79,8 +79,10 @@ type DiskStore struct {
 	bytes   atomic.Int64
 }
 
-// diskOptions are a DiskStore's internal settings, for tests.
+// diskOptions are a DiskStore's internal settings.
 type diskOptions struct {
+	// volatile stores for a cache: see OpenCacheStore.
+	volatile bool
 	// beforeSync, if set, runs before the committer's sync number n (from
 	// 0); an error fails the sync.
 	beforeSync func(n int) error
@@ -91,6 +93,18 @@ type diskOptions struct {
 // the temporary files of Puts that a crash cut short.
 func OpenDiskStore(dir string) (*DiskStore, error) {
 	return openDiskStore(dir, diskOptions{})
+}
+
+// OpenCacheStore opens (creating it if needed) a DiskStore in dir for a
+// cache of blocks that can be fetched again: its Put returns once the
+// block is in place under its name, without making it durable, so it
+// costs no sync of the file system. A crash may lose the blocks put last
+// or leave one torn under its name; like any copy that fails its CID, Get
+// reports it as a *CorruptBlockError and quarantines it, never returns
+// it. Everything else is as with OpenDiskStore, and a folder may be
+// opened either way.
+func OpenCacheStore(dir string) (*DiskStore, error) {
+	return openDiskStore(dir, diskOptions{volatile: true})
 }
 
 func openDiskStore(dir string, opts diskOptions) (*DiskStore, error) {

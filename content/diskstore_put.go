@@ -23,6 +23,12 @@ func (s *DiskStore) Put(ctx context.Context, b Block) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.opts.volatile {
+		if err := s.putVolatile(b); err != nil {
+			return fmt.Errorf("content: put %s: %w", b.cid, err)
+		}
+		return nil
+	}
 	r, err := s.submit(b)
 	if err != nil {
 		return fmt.Errorf("content: put %s: %w", b.cid, err)
@@ -56,6 +62,24 @@ func (s *DiskStore) submit(b Block) (*putRequest, error) {
 	}
 	s.commits <- r
 	return r, nil
+}
+
+// putVolatile puts b in place at once, not durable (OpenCacheStore).
+func (s *DiskStore) putVolatile(b Block) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		return ErrStoreClosed
+	}
+	r, err := s.prepare(b)
+	if err != nil {
+		return err
+	}
+	if err := s.install(r); err != nil {
+		os.Remove(r.tmp)
+		return fmt.Errorf("renaming into place: %w", err)
+	}
+	return nil
 }
 
 // prepare returns the request for b, with its temporary file written.
@@ -97,6 +121,9 @@ func (s *DiskStore) holds(p string, data []byte) (bool, error) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], data) {
 		return false, nil // not the same bytes: the caller writes them anew
 	}
+	if s.opts.volatile {
+		return true, nil
+	}
 	return true, s.syncer.written(f)
 }
 
@@ -127,8 +154,10 @@ func (s *DiskStore) writeTemp(final, tmpPattern string, data []byte) (name strin
 	if _, err = f.Write(data); err != nil {
 		return "", err
 	}
-	if err = s.syncer.written(f); err != nil {
-		return "", err
+	if !s.opts.volatile {
+		if err = s.syncer.written(f); err != nil {
+			return "", err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return "", err

@@ -35,6 +35,13 @@ var stores = []struct {
 		}
 		return s
 	}},
+	{"cache", func(t *testing.T) content.Store {
+		s, err := content.OpenCacheStore(filepath.Join(t.TempDir(), "blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
 }
 
 func TestStoreContract(t *testing.T) {
@@ -255,9 +262,18 @@ func blockFile(t *testing.T, dir string, c cid.Cid) string {
 }
 
 func TestDiskStoreDetectsAndQuarantinesCorruption(t *testing.T) {
+	for _, open := range []struct {
+		name string
+		f    func(string) (*content.DiskStore, error)
+	}{{"durable", content.OpenDiskStore}, {"cache", content.OpenCacheStore}} {
+		t.Run(open.name, func(t *testing.T) { testDetectsAndQuarantinesCorruption(t, open.f) })
+	}
+}
+
+func testDetectsAndQuarantinesCorruption(t *testing.T, open func(string) (*content.DiskStore, error)) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "blocks")
-	s, err := content.OpenDiskStore(dir)
+	s, err := open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

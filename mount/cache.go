@@ -97,7 +97,10 @@ type sizer interface {
 
 // openCache returns a cache of at most limit bytes over src, in the
 // content.DiskStore in dir, or in memory if dir is "". The blocks dir
-// already holds count against the limit.
+// already holds count against the limit. The store is opened as a cache
+// (content.OpenCacheStore): its Puts sync nothing, since a block lost or
+// torn by a crash is fetched again (every read is verified), and a sync
+// of the file system would also flush the daemon's writes.
 func openCache(dir string, limit int64, src content.BlockGetter) (*blockCache, error) {
 	k := &blockCache{
 		src: src, limit: limit, lru: list.New(),
@@ -109,7 +112,7 @@ func openCache(dir string, limit int64, src content.BlockGetter) (*blockCache, e
 		k.store = content.NewMemStore()
 		return k, nil
 	}
-	ds, err := content.OpenDiskStore(dir)
+	ds, err := content.OpenCacheStore(dir)
 	if err != nil {
 		return nil, err
 	}

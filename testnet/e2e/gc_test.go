@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -89,12 +90,16 @@ func storedBytes(t *testing.T, n *testnet.Net) int64 {
 // grace period has passed, the mesh holds at most (K + 1) versions' blocks
 // R times, not 50, and every version the last K roots hold still reads
 // back through the gateway.
+// gcRoots is K of TestCollectOverwrites: 4 keeps the test short; the
+// daemons' default, 16, is a run with -gc.roots 16.
+var gcRoots = flag.Int("gc.roots", 4, "K, the last namespace roots collection keeps, in TestCollectOverwrites")
+
 func TestCollectOverwrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real daemons")
 	}
+	k := *gcRoots
 	const (
-		k        = 4
 		size     = 10 << 20
 		versions = 50
 		r        = 3
