@@ -42,14 +42,19 @@ const (
 // 1024 shard folders (by the CID string's next-to-last two characters, as
 // IPFS's flatfs does), each made when a block first goes into it.
 //
-// Put writes a temporary file in the block's shard folder and hands it to
-// the store's committer, which makes the Puts waiting at that moment
-// durable together (group commit, diskstore_commit.go): their data is
-// synced, they are renamed into place, and the renames are synced, before
-// any of those Puts returns. So an acknowledged block survives a crash,
-// and a torn write is never visible under a block's name. Temporary files
-// a crash leaves behind start with a dot, are never taken for blocks, and
-// are removed when the store is next opened. Get checks every block
+// Put writes a temporary file, named after the block's CID, in the
+// block's shard folder and hands it to the store's committer, which makes
+// the Puts waiting at that moment durable together (group commit,
+// diskstore_commit.go): one sync makes their data and names durable, then
+// they are renamed into place and the Puts return. So an acknowledged
+// block survives a crash: under its name, or, if the crash came before a
+// later sync made the rename durable, under its temporary name, from
+// which the next open renames it into place once its bytes match its CID.
+// A torn write is never visible under a block's name: temporary files
+// start with a dot, are never taken for blocks, and those that do not
+// hold their whole block are removed when the store is next opened. (A
+// block deleted before its rename was durable may so come back after a
+// crash; it is garbage again, nothing is lost.) Get checks every block
 // against its CID; a file that fails is moved to the quarantine folder and
 // reported as a *CorruptBlockError, never returned.
 type DiskStore struct {
@@ -146,7 +151,7 @@ func (s *DiskStore) init() error {
 		return err
 	}
 	if !fresh {
-		if err := s.removeTemporaries(); err != nil {
+		if err := s.recoverTemporaries(); err != nil {
 			return err
 		}
 	}
@@ -158,10 +163,16 @@ func (s *DiskStore) init() error {
 	return nil
 }
 
-// removeTemporaries removes the temporary files that Puts a crash cut
-// short leave: in the shard folders, or at the top for the format file. No
-// Put of ours is under way, and the lock keeps other processes out.
-func (s *DiskStore) removeTemporaries() error {
+// recoverTemporaries finishes or removes the Puts that a crash cut short.
+// A temporary block file is named after its block's CID; if its bytes
+// match that CID, a sync may have made it durable and its Put may have
+// been acknowledged before the rename into place was durable
+// (diskstore_commit.go), so it is renamed into place, unless a good copy
+// is there. Any other temporary file (torn, or the format file's) is
+// removed. No Put of ours is under way, and the lock keeps other
+// processes out. The renames are made durable by the store's next sync;
+// a crash before it leaves the same files to recover again.
+func (s *DiskStore) recoverTemporaries() error {
 	stray, _ := filepath.Glob(filepath.Join(s.dir, diskTmpPrefix+"*"))
 	for _, p := range stray {
 		os.Remove(p)
@@ -170,13 +181,52 @@ func (s *DiskStore) removeTemporaries() error {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(filepath.Base(p), diskTmpPrefix) {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
+		if !strings.HasPrefix(filepath.Base(p), diskTmpPrefix) {
+			continue
+		}
+		if final, ok := s.recoverable(p); ok {
+			if err := os.Rename(p, final); err == nil {
+				continue
 			}
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil
+}
+
+// recoverable reports whether the temporary file at p holds the whole
+// block its name gives, in its right shard folder, and the store holds no
+// good copy of it; if so it returns the block's path.
+func (s *DiskStore) recoverable(p string) (final string, ok bool) {
+	key, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(p), diskTmpPrefix), ".")
+	c, err := cid.Decode(key)
+	if err != nil || CheckCID(c) != nil || c.String() != key {
+		return "", false
+	}
+	final = s.path(key)
+	if filepath.Dir(final) != filepath.Dir(p) || !wholeBlockFile(p, c) {
+		return "", false
+	}
+	if wholeBlockFile(final, c) {
+		return "", false // already in place: the temporary file is a spare
+	}
+	return final, true
+}
+
+// wholeBlockFile reports whether the file at p holds exactly block c.
+func wholeBlockFile(p string, c cid.Cid) bool {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > MaxBlockSize {
+		return false
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	_, err = BlockFromCID(c, data)
+	return err == nil
 }
 
 // IsDiskStore reports whether dir holds a DiskStore.

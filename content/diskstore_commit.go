@@ -30,15 +30,16 @@ type putRequest struct {
 }
 
 // The committer is one goroutine that makes batches of Puts durable. Each
-// round it takes every Put waiting (a batch) and makes one sync, which
-// makes durable both the data of that batch's temporary files and the
-// renames of the batch before; it then tells the batch before that its
-// blocks are durable, and renames the new batch's files into place. So
-// under load one sync serves two batches of many blocks each (group
-// commit), and the disk writes the next batch while the committer renames.
-// How a sync is done is the platform's batchSyncer: one syncfs of the
-// store's file system on Linux, an fsync of each file and folder
-// elsewhere.
+// round it takes every Put waiting (a batch), makes one sync, which makes
+// durable the data of the batch's temporary files and their names, renames
+// them into place and tells the batch's Puts they are done. So under load
+// one sync serves a batch of many blocks (group commit), and a Put waits
+// for one sync. The renames are made durable by the next round's sync, or
+// by Close's; if a crash comes first, the temporary file is still there,
+// whole, under a name that holds its CID, and the next open renames it
+// into place (recoverTemporaries). How a sync is done is the platform's
+// batchSyncer: one syncfs of the store's file system on Linux, an fsync of
+// each file and folder elsewhere.
 
 func (s *DiskStore) startCommitter() {
 	s.commits = make(chan *putRequest, diskCommitQueue)
@@ -47,37 +48,34 @@ func (s *DiskStore) startCommitter() {
 }
 
 // runCommitter commits batches until Close closes s.commits and the last
-// requests are committed.
+// requests are committed, then makes the last renames durable.
 func (s *DiskStore) runCommitter() {
 	defer close(s.committed)
-	var renamed []*putRequest // in place, their names not yet synced
-	open := true
-	for n := 0; open || len(renamed) > 0; n++ {
+	n := 0
+	renamed := false // renames not yet synced
+	for open := true; open; {
 		var batch []*putRequest
-		if open {
-			// Wait for a Put only when no renamed batch needs a sync.
-			batch, open = takeBatch(s.commits, len(renamed) == 0)
-		}
-		if len(batch) == 0 && len(renamed) == 0 {
+		batch, open = takeBatch(s.commits, true)
+		if len(batch) == 0 {
 			continue
 		}
-		err := s.sync(n, renamed)
-		for _, r := range renamed {
-			r.done <- err
-		}
-		renamed = renamed[:0]
+		err := s.sync(n, batch)
+		n++
 		if err != nil {
 			s.abandon(batch, err)
 			continue
 		}
-		renamed = s.installAll(batch, renamed)
+		renamed = s.installAll(batch) || renamed
+	}
+	if renamed && s.failure() == nil {
+		_ = s.sync(n, nil) // a failure is the next open's to find
 	}
 }
 
-// sync makes durable the data of every file written before it and the
-// renames of the renamed requests; sync number n. A failed sync fails the
-// store (ErrStoreFailed).
-func (s *DiskStore) sync(n int, renamed []*putRequest) error {
+// sync makes durable the data and names of every file written before it,
+// the batch's among them, and the renames done before it; sync number n.
+// A failed sync fails the store (ErrStoreFailed).
+func (s *DiskStore) sync(n int, batch []*putRequest) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
@@ -86,23 +84,25 @@ func (s *DiskStore) sync(n int, renamed []*putRequest) error {
 			return s.fail(fmt.Errorf("sync hook: %w", err))
 		}
 	}
-	if err := s.syncer.sync(requestDirs(renamed)); err != nil {
+	if err := s.syncer.sync(requestDirs(batch)); err != nil {
 		return s.fail(fmt.Errorf("syncing blocks: %w", err))
 	}
 	return nil
 }
 
-// installAll renames the batch's files, whose data is durable, into place
-// and appends the requests to renamed; those it cannot rename are told
-// why.
-func (s *DiskStore) installAll(batch, renamed []*putRequest) []*putRequest {
+// installAll renames the batch's files, whose data and names are durable,
+// into place and tells each request its outcome; it reports whether it
+// renamed any.
+func (s *DiskStore) installAll(batch []*putRequest) (renamed bool) {
 	for _, r := range batch {
+		moved := r.tmp != ""
 		if err := s.install(r); err != nil {
 			os.Remove(r.tmp)
 			r.done <- fmt.Errorf("renaming into place: %w", err)
 			continue
 		}
-		renamed = append(renamed, r)
+		renamed = renamed || moved
+		r.done <- nil
 	}
 	return renamed
 }

@@ -1,8 +1,10 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -104,10 +106,9 @@ func TestDiskStoreGroupCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Sync 0: the first block's data; 1: its name and the others' data;
-	// 2: their names.
-	if n := syncs.Load(); n != 3 {
-		t.Errorf("%d Puts took %d syncs, want 3", len(blocks), n)
+	// Sync 0: the first block; 1: the others.
+	if n := syncs.Load(); n != 2 {
+		t.Errorf("%d Puts took %d syncs, want 2", len(blocks), n)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -147,7 +148,7 @@ func TestDiskStoreFailedSyncFailsPuts(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "blocks")
 	injected := errors.New("injected sync failure")
 	s, err := openDiskStore(dir, diskOptions{beforeSync: func(n int) error {
-		if n == 1 { // the first block's data is synced, its name is not
+		if n == 1 { // the first block is stored, the second is not
 			return injected
 		}
 		return nil
@@ -156,16 +157,21 @@ func TestDiskStoreFailedSyncFailsPuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := testBlocks(t, 3, 5000)
-	err = s.Put(ctx, blocks[0])
+	if err := s.Put(ctx, blocks[0]); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Put(ctx, blocks[1])
 	if !errors.Is(err, injected) || !errors.Is(err, ErrStoreFailed) {
 		t.Fatalf("Put whose sync failed: %v, want the injected failure and ErrStoreFailed", err)
 	}
-	err = s.Put(ctx, blocks[1])
+	err = s.Put(ctx, blocks[2])
 	if !errors.Is(err, ErrStoreFailed) || !errors.Is(err, injected) {
 		t.Fatalf("Put after a failed sync: %v, want ErrStoreFailed", err)
 	}
-	if ok, _ := s.Has(ctx, blocks[1].CID()); ok {
-		t.Fatal("a refused block is in the store")
+	for _, b := range blocks[1:] {
+		if ok, _ := s.Has(ctx, b.CID()); ok {
+			t.Fatal("a refused block is in the store")
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -267,8 +273,8 @@ func TestDiskStorePutCanceledWhileWaiting(t *testing.T) {
 	}
 }
 
-// One Put at a time takes two syncs: one for its data, one for its name.
-// The tests above count on this numbering.
+// One Put at a time takes one sync, and Close one more for the last
+// rename. The tests above count on this numbering.
 func TestDiskStoreSyncNumbering(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "blocks")
 	var seen []int
@@ -287,7 +293,7 @@ func TestDiskStoreSyncNumbering(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 1, 2, 3, 4, 5}; !slices.Equal(seen, want) {
+	if want := []int{0, 1, 2, 3}; !slices.Equal(seen, want) {
 		t.Fatalf("syncs %v, want %v", seen, want)
 	}
 }
@@ -317,4 +323,72 @@ func openHeldStore(t *testing.T) *heldStore {
 	}
 	h.s = s
 	return h
+}
+
+// A crash may leave an acknowledged block under its temporary name (its
+// rename not yet durable): the next open renames it into place if its
+// bytes match its CID, and removes torn and stray temporary files.
+func TestDiskStoreRecoversTemporaries(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "blocks")
+	s, err := OpenDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := testBlocks(t, 5, 3000)
+	for _, b := range blocks[4:] {
+		if err := s.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	temp := func(b Block, suffix string, data []byte) {
+		t.Helper()
+		key := b.CID().String()
+		final := (&DiskStore{dir: dir}).path(key)
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(final), diskTmpPrefix+key+suffix), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	temp(blocks[0], ".1", blocks[0].Data())                           // whole: recovered
+	temp(blocks[1], ".2", blocks[1].Data()[:1000])                    // torn: removed
+	temp(blocks[2], ".3", append([]byte{1}, blocks[2].Data()[1:]...)) // wrong bytes: removed
+	temp(blocks[4], ".4", blocks[4].Data())                           // a spare of a stored block: removed
+	// Whole, but in another shard folder than its own: removed.
+	own := filepath.Base(filepath.Dir((&DiskStore{dir: dir}).path(blocks[3].CID().String())))
+	wrong := "aa"
+	if own == wrong {
+		wrong = "bb"
+	}
+	if err := os.MkdirAll(filepath.Join(dir, wrong), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, wrong, diskTmpPrefix+blocks[3].CID().String()+".5"), blocks[3].Data(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if stray := temporaries(t, dir); len(stray) != 0 {
+		t.Fatalf("temporary files after opening: %q", stray)
+	}
+	for i, b := range blocks {
+		has, err := s.Has(ctx, b.CID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i == 0 || i == 4; has != want {
+			t.Errorf("block %d: held %v, want %v", i, has, want)
+		}
+	}
+	if got, err := s.Get(ctx, blocks[0].CID()); err != nil || !bytes.Equal(got.Data(), blocks[0].Data()) {
+		t.Fatalf("recovered block: %v", err)
+	}
 }

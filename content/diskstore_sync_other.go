@@ -10,8 +10,8 @@ import (
 
 // batchSyncer is the portable way to make a batch durable: each Put fsyncs
 // its own file (Puts run concurrently, so their fsyncs overlap), and the
-// committer fsyncs each folder the batch renamed into once, and the
-// store's folder, where Puts make shard folders. Build with the
+// committer fsyncs once each folder that holds the batch's files (their
+// names), and the store's folder, where Puts make shard folders. Build with the
 // meshfs_portablesync tag to use it on Linux too (for its tests).
 type batchSyncer struct {
 	root string // the store's folder
@@ -22,8 +22,9 @@ func openBatchSyncer(dir string) (*batchSyncer, error) { return &batchSyncer{roo
 // written makes f's data durable.
 func (*batchSyncer) written(f *os.File) error { return f.Sync() }
 
-// sync makes the renames in dirs, and the shard folders made, durable by
-// fsyncing each folder; written already synced each file's data.
+// sync makes the names in dirs (and renames done there before), and the
+// shard folders made, durable by fsyncing each folder; written already
+// synced each file's data.
 func (y *batchSyncer) sync(dirs []string) error {
 	for _, d := range append(dirs, y.root) {
 		if err := atomicfile.SyncDir(d); err != nil {
