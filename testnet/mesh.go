@@ -19,7 +19,7 @@ const (
 
 // WaitMesh waits until every running peer is connected to every other
 // running peer and holds it in its DHT routing table (at least 20 of them
-// when there are more; while partitioned, only the peers of its own group
+// when there are more; while partitioned, only the peers it may reach
 // count). Paused and dead peers are neither asked nor expected. The wait is
 // bounded by ctx and Config.Ready; a daemon that dies meanwhile ends it with
 // an error.
@@ -38,8 +38,12 @@ type meshView struct {
 	id     string
 	api    string
 	group  int
+	bridge bool
 	client bool
 }
+
+// reaches reports whether the partition, if any, lets v and o connect.
+func (v meshView) reaches(o meshView) bool { return v.group == o.group || v.bridge || o.bridge }
 
 // meshMissing asks every running peer for its peers and says which ones it
 // lacks ("" when none lacks any).
@@ -58,11 +62,11 @@ func (n *Net) meshMissing(ctx context.Context) (string, error) {
 				ErrDaemonExited, i, p.pid(), p.exitStatus(), p.log, logTail(p.log))
 		}
 		if m.state == Running {
-			g := 0
+			g, bridge := 0, false
 			if n.partitioned {
-				g = m.group
+				g, bridge = m.group, m.bridge
 			}
-			views = append(views, meshView{index: i, id: m.info.ID, api: m.info.API, group: g, client: m.client})
+			views = append(views, meshView{index: i, id: m.info.ID, api: m.info.API, group: g, bridge: bridge, client: m.client})
 		}
 	}
 	n.mu.Unlock()
@@ -91,7 +95,7 @@ func (n *Net) peerMissing(ctx context.Context, v meshView, views []meshView) str
 	}
 	var want, lack []int
 	for _, o := range views {
-		if o.index == v.index || o.group != v.group || o.client {
+		if o.index == v.index || !v.reaches(o) || o.client {
 			continue
 		}
 		want = append(want, o.index)

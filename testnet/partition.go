@@ -23,8 +23,27 @@ type cutTarget struct {
 // peer may be paused. Heal undoes it; a partitioned mesh must be healed
 // before it is cut anew.
 func (n *Net) Partition(ctx context.Context, groups ...[]int) error {
+	return n.cut(ctx, groups, -1)
+}
+
+// Bridge cuts the mesh in two sides that cannot reach each other, and one
+// peer, the bridge, that reaches both (Jepsen's bridge: two majorities of
+// the voters that overlap in the bridge). side lists the peers of one side;
+// every peer but the bridge and those is on the other. Otherwise it is a
+// Partition: it returns once no running peer holds a connection across the
+// cut, a peer that restarts is cut off again, and Heal undoes it.
+func (n *Net) Bridge(ctx context.Context, bridge int, side []int) error {
+	if slices.Contains(side, bridge) {
+		return fmt.Errorf("testnet: bridge: %w: peer %d is the bridge and on a side", ErrInvalidConfig, bridge)
+	}
+	return n.cut(ctx, [][]int{side}, bridge)
+}
+
+// cut blocks, on every running peer, the peers it must not reach: those of
+// the other groups, unless one of the two is the bridge (-1 for none).
+func (n *Net) cut(ctx context.Context, groups [][]int, bridge int) error {
 	n.mu.Lock()
-	err := n.assignGroups(groups)
+	err := n.assignGroups(groups, bridge)
 	if err != nil {
 		n.mu.Unlock()
 		return err
@@ -73,9 +92,9 @@ func (n *Net) Partition(ctx context.Context, groups ...[]int) error {
 	return errors.Join(err, n.writeDescription())
 }
 
-// assignGroups checks groups and records every member's group. Call with the
-// lock held.
-func (n *Net) assignGroups(groups [][]int) error {
+// assignGroups checks groups and the bridge (-1 for none) and records
+// every member's group. Call with the lock held.
+func (n *Net) assignGroups(groups [][]int, bridge int) error {
 	if n.closed {
 		return ErrClosed
 	}
@@ -84,6 +103,11 @@ func (n *Net) assignGroups(groups [][]int) error {
 	}
 	if len(groups) == 0 {
 		return fmt.Errorf("testnet: partition: %w: no groups", ErrInvalidConfig)
+	}
+	if bridge >= 0 {
+		if _, err := n.member(bridge); err != nil {
+			return fmt.Errorf("testnet: bridge: %w", err)
+		}
 	}
 	group := make([]int, len(n.members))
 	for i := range group {
@@ -112,17 +136,24 @@ func (n *Net) assignGroups(groups [][]int) error {
 	}
 	for i, m := range n.members {
 		m.group = group[i]
+		m.bridge = i == bridge
 	}
 	n.partitioned = true
 	return nil
 }
 
-// outsiders returns the IDs of the peers outside peer i's group. Call with
-// the lock held.
+// separated reports whether a partition keeps members a and b apart: they
+// are in different groups and neither is the bridge.
+func separated(a, b *member) bool {
+	return a.group != b.group && !a.bridge && !b.bridge
+}
+
+// outsiders returns the IDs of the peers the partition keeps peer i from.
+// Call with the lock held.
 func (n *Net) outsiders(i int) []string {
 	var ids []string
 	for _, m := range n.members {
-		if m.group != n.members[i].group && m.info.ID != "" {
+		if separated(m, n.members[i]) && m.info.ID != "" {
 			ids = append(ids, m.info.ID)
 		}
 	}

@@ -39,6 +39,7 @@ type member struct {
 	state  State    // as the Net last set it
 	proc   *process // the latest process; nil before the first launch
 	group  int      // partition group, while the Net is partitioned
+	bridge bool     // reaches every group, while the Net is partitioned (Bridge)
 	extra  []string // daemon flags of this peer only
 	client bool     // started with --client: in no one's routing table
 }

@@ -89,7 +89,7 @@ func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int) e
 		}
 		status, body, kind, err := do(hc, req)
 		if err != nil || status != http.StatusOK {
-			return fmt.Errorf("acknowledged file %s: cat: %d %s %v", f.cid, status, kind, err)
+			return fmt.Errorf("acknowledged file %s: cat through %s: %d %s %v (root's holders: %s)", f.cid, api, status, kind, err, holders(ctx, hc, api, f.cid))
 		}
 		if sha256.Sum256(body) != f.sum {
 			return fmt.Errorf("acknowledged file %s reads back different bytes", f.cid)
@@ -110,4 +110,18 @@ func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int) e
 		}
 	}
 	return nil
+}
+
+// holders says which peers hold block c, as api sees it: evidence for a
+// failed check.
+func holders(ctx context.Context, hc *http.Client, api, c string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/block/where?arg="+url.QueryEscape(c), nil)
+	if err != nil {
+		return err.Error()
+	}
+	status, body, kind, err := do(hc, req)
+	if err != nil || status != http.StatusOK {
+		return fmt.Sprintf("%d %s %v", status, kind, err)
+	}
+	return string(bytes.Join(bytes.Fields(body), nil))
 }

@@ -23,7 +23,11 @@ type Config struct {
 	Seed     uint64
 	Duration time.Duration // of the workload under the nemesis
 	Clients  int
-	Paths    int // registers
+	// Dirs and Names shape the key space: Dirs folders /chaos/d0...,
+	// each holding Names names (a, b, ... at most 4) and an x inside
+	// each of them that is a folder. The history is checked one folder
+	// at a time.
+	Dirs, Names int
 	// Replication is R: the holders every acknowledged file's root must
 	// have at the end.
 	Replication int
@@ -35,12 +39,44 @@ type Config struct {
 type Summary struct {
 	Seed                        uint64
 	Attempted, OK, Failed, Unkn int
+	ByKind                      map[Kind]*KindCount
 	Faults                      map[string]int
 	Result                      porcupine.CheckResult
-	Terms                       int // terms that had a writer
+	CheckTime                   time.Duration // porcupine's
+	Terms                       int           // terms that had a writer
 	FinalReads                  int
 	Files, FilesFailed          int  // adds acknowledged and not
 	FilesChecked                bool // every acknowledged file read back whole, with R holders
+}
+
+// KindCount is how the operations of one kind ended: OK counts those
+// refused with a definite error too, Refused those alone (by error kind),
+// Why the failed ones (by status and kind).
+type KindCount struct {
+	OK, Failed, Unknown int
+	Refused, Why        map[string]int
+}
+
+func (k *KindCount) String() string {
+	s := fmt.Sprintf("%d ok", k.OK)
+	if len(k.Refused) > 0 {
+		s += " " + counts(k.Refused)
+	}
+	s += fmt.Sprintf(", %d failed", k.Failed)
+	if k.Failed > 0 {
+		s += " " + counts(k.Why)
+	}
+	return s + fmt.Sprintf(", %d unknown", k.Unknown)
+}
+
+// counts shows a tally as [key n, ...], in key order.
+func counts(m map[string]int) string {
+	var out []string
+	for k, n := range m {
+		out = append(out, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(out)
+	return "[" + strings.Join(out, ", ") + "]"
 }
 
 func (s Summary) String() string {
@@ -49,20 +85,28 @@ func (s Summary) String() string {
 		faults = append(faults, fmt.Sprintf("%s %d", k, v))
 	}
 	sort.Strings(faults)
-	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown); faults: %s; linearizability: %s; %d terms, one writer each; %d final reads; %d files added (%d adds failed), read back whole with R holders: %v",
-		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(faults, ", "), s.Result, s.Terms, s.FinalReads, s.Files, s.FilesFailed, s.FilesChecked)
+	var kinds []string
+	for _, k := range Kinds {
+		if c := s.ByKind[k]; c != nil {
+			kinds = append(kinds, fmt.Sprintf("%s: %v", k, c))
+		}
+	}
+	return fmt.Sprintf("seed %d: %d operations (%d ok, %d failed, %d unknown; %s); faults: %s; linearizability: %s (checked in %v); %d terms, one writer each; %d final reads; %d files added (%d adds failed), read back whole with R holders: %v",
+		s.Seed, s.Attempted, s.OK, s.Failed, s.Unkn, strings.Join(kinds, "; "), strings.Join(faults, ", "), s.Result, s.CheckTime.Round(time.Millisecond),
+		s.Terms, s.FinalReads, s.Files, s.FilesFailed, s.FilesChecked)
 }
 
 // Run runs the workload under the nemesis, ends the faults, reads every
-// register once more, and checks the history and the daemons' logs.
+// path and folder of the key space once more, and checks the history and
+// the daemons' logs.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	sum := Summary{Seed: cfg.Seed, Faults: map[string]int{}}
+	sum := Summary{Seed: cfg.Seed, Faults: map[string]int{}, ByKind: map[Kind]*KindCount{}}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	var paths []string
-	for i := range cfg.Paths {
-		paths = append(paths, fmt.Sprintf("/chaos/r%d", i))
+	keys := keySpace{Root: "/chaos", Dirs: cfg.Dirs, Names: cfg.Names}
+	if keys.Dirs < 1 || keys.Names < 1 || keys.Names > maxNames {
+		return sum, fmt.Errorf("chaos: %d folders of %d names: want at least 1 folder and 1 to %d names", keys.Dirs, keys.Names, maxNames)
 	}
 	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	defer hc.CloseIdleConnections()
@@ -75,10 +119,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 		return out
 	}
-	// The registers' folder first, before any fault.
+	// The key space's folders first, before any fault.
 	mk := &client{id: cfg.Clients, apis: apis, http: hc}
-	if err := mk.mkdir(ctx, "/chaos"); err != nil {
-		return sum, err
+	for j := range keys.Dirs {
+		if err := mk.mkdir(ctx, keys.dir(j)); err != nil {
+			return sum, err
+		}
 	}
 
 	var h History
@@ -87,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	defer stop()
 	var wg sync.WaitGroup
 	for i := range cfg.Clients {
-		c := &client{id: i, apis: apis, http: hc, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i))), paths: paths}
+		c := &client{id: i, apis: apis, http: hc, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i))), keys: keys}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -107,22 +153,32 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, nemErr
 	}
 
-	// Faults over: every register is read once more, at the strong level,
-	// after a writer is back; these reads are part of the history checked.
+	// Faults over: every path and folder is read once more, at the strong
+	// level, after a writer is back; these reads are part of the history
+	// checked, so an acknowledged change that was lost (or one that was
+	// refused but shows) fails the check: the tree must end in a state
+	// the acknowledged changes, and any of the unknown ones, lead to.
 	if _, err := cfg.Net.WaitWriter(ctx); err != nil {
 		return sum, err
 	}
 	final := &client{id: cfg.Clients + 1, apis: apis, http: hc}
-	for _, p := range paths {
+	var finals []Op
+	for j := range keys.Dirs {
+		finals = append(finals, Op{Client: final.id, Kind: List, Path: keys.dir(j)})
+		for _, s := range keys.slots() {
+			finals = append(finals, Op{Client: final.id, Kind: Read, Path: keys.path(j, s)})
+		}
+	}
+	for _, f := range finals {
 		var op Op
 		for try := 0; try < 20; try++ {
-			op = final.read(ctx, cfg.Net.Peer(0).API, p)
+			op = final.do(ctx, cfg.Net.Peer(0).API, f)
 			if op.Outcome == OK {
 				break
 			}
 		}
 		if op.Outcome != OK {
-			return sum, fmt.Errorf("final read of %s: %s", p, op.Err)
+			return sum, fmt.Errorf("final %s of %s: %s", op.Kind, op.Path, op.Err)
 		}
 		h.Add(op)
 		sum.FinalReads++
@@ -131,17 +187,34 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	ops := h.Ops()
 	for _, op := range ops {
 		sum.Attempted++
+		k := sum.ByKind[op.Kind]
+		if k == nil {
+			k = &KindCount{Refused: map[string]int{}, Why: map[string]int{}}
+			sum.ByKind[op.Kind] = k
+		}
 		switch op.Outcome {
 		case OK:
 			sum.OK++
+			k.OK++
+			if op.Result != "" {
+				k.Refused[op.Result]++
+			}
 		case Failed:
 			sum.Failed++
+			k.Failed++
+			why := op.Err
+			if len(why) > 40 {
+				why = why[:40]
+			}
+			k.Why[why]++
 		case Unknown:
 			sum.Unkn++
+			k.Unknown++
 		}
 	}
-	res, err := checkLinearizable(ops, start, cfg.Dir)
-	sum.Result = res
+	checkStart := time.Now()
+	res, err := checkLinearizable(ops, keys, start, cfg.Dir)
+	sum.Result, sum.CheckTime = res, time.Since(checkStart)
 	if err != nil {
 		return sum, fmt.Errorf("seed %d: %w", cfg.Seed, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 var (
 	duration = flag.Duration("chaos.duration", 25*time.Second, "how long each seed's workload runs under the nemesis")
 	seeds    = flag.String("chaos.seeds", "1,2", "the nemesis and workload seeds, comma-separated")
+	keepDir  = flag.String("chaos.dir", "", "keep each seed's testnet (daemon logs) and visualization in this folder (default: a temporary one)")
 )
 
 // binary is the meshfs binary built once for the package's tests.
@@ -25,7 +27,7 @@ var binary string
 
 func TestMain(m *testing.M) { os.Exit(testnet.RunWithBinary(m, &binary)) }
 
-// TestChaos runs the register workload under the nemesis on 5 daemons (3
+// TestChaos runs the namespace workload under the nemesis on 5 daemons (3
 // voters) for each seed and checks linearizability, lost writes (the
 // final reads) and one writer per term.
 func TestChaos(t *testing.T) {
@@ -42,8 +44,15 @@ func TestChaos(t *testing.T) {
 			defer cancel()
 			// Collection runs throughout, with short grace periods, so a
 			// block it frees too early shows as a lost write or file.
+			dir := t.TempDir()
+			if *keepDir != "" {
+				dir = filepath.Join(*keepDir, fmt.Sprintf("seed-%d", seed))
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
 			net, err := testnet.Start(ctx, testnet.Config{
-				Binary: binary, Dir: t.TempDir(), Peers: 5, Open: true,
+				Binary: binary, Dir: filepath.Join(dir, "testnet"), Peers: 5, Open: true,
 				DaemonArgs: []string{"--gc-roots", "4", "--gc-grace", "2s", "--gc-lease", "5s", "--gc-interval", "1s"},
 			})
 			if err != nil {
@@ -51,8 +60,8 @@ func TestChaos(t *testing.T) {
 			}
 			defer net.Close()
 			sum, err := Run(ctx, Config{
-				Net: net, Voters: 3, Seed: seed, Duration: *duration, Clients: 6, Paths: 5, Replication: 3,
-				Dir: t.TempDir(), Logf: t.Logf,
+				Net: net, Voters: 3, Seed: seed, Duration: *duration, Clients: 6, Dirs: 3, Names: 3, Replication: 3,
+				Dir: dir, Logf: t.Logf,
 			})
 			t.Log(sum)
 			t.Logf("garbage collected during the run: %s", collected(ctx, net))

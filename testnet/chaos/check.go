@@ -13,18 +13,22 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// checkLinearizable checks the history with porcupine; on failure it
-// writes the visualization into dir and names it in the error.
-func checkLinearizable(ops []Op, start time.Time, dir string) (porcupine.CheckResult, error) {
-	history := operations(ops, start.UnixNano())
-	res, info := porcupine.CheckOperationsVerbose(registerModel, history, 2*time.Minute)
+// checkLinearizable checks the history with porcupine, one folder of the
+// key space at a time; on failure it writes the visualization into dir
+// and names it in the error.
+func checkLinearizable(ops []Op, keys keySpace, start time.Time, dir string) (porcupine.CheckResult, error) {
+	history, err := operations(ops, keys, start.UnixNano())
+	if err != nil {
+		return porcupine.Unknown, err
+	}
+	res, info := porcupine.CheckOperationsVerbose(fsModel, history, 2*time.Minute)
 	if res == porcupine.Ok {
 		return res, nil
 	}
 	out := filepath.Join(dir, "linearizability.html")
 	f, err := os.Create(out)
 	if err == nil {
-		err = porcupine.Visualize(registerModel, info, f)
+		err = porcupine.Visualize(fsModel, info, f)
 		f.Close()
 	}
 	if err != nil {
