@@ -78,19 +78,19 @@ func splitListenAddrs(cfg Config) (others []string, secure []ma.Multiaddr, err e
 }
 
 // newHost builds the libp2p host: TCP, QUIC and WebSocket (secure with
-// cfg.WebSocketTLS), Noise, Yamux, the resource manager and the gater; no
-// relay, no NAT port mapping.
+// cfg.WebSocketTLS), Noise, Yamux, the resource manager (built with rmOpts)
+// and the gater; no relay, no NAT port mapping.
 //
 // go-libp2p starts when one of its listen addresses works and only logs the
 // others' failures. The secure WebSocket ones, which exist for browsers, are
 // opened one by one after it, so that their failure (no certificate, port in
 // use, a name that resolves to no address of this machine) stops the start.
-func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
+func newHost(cfg Config, key crypto.PrivKey, gater *Gater, rmOpts ...rcmgr.Option) (host.Host, error) {
 	others, secure, err := splitListenAddrs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(cfg)))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(cfg)), rmOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("peer: resource manager: %w", err)
 	}

@@ -24,7 +24,7 @@ import (
 // transport dials out over the browser's WebSocket, Noise, Yamux, the
 // resource manager and the gater. A browser cannot listen, so cfg's listen
 // addresses are ignored.
-func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
+func newHost(cfg Config, key crypto.PrivKey, gater *Gater, rmOpts ...rcmgr.Option) (host.Host, error) {
 	id, err := peer.IDFromPrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("peer: identity: %w", err)
@@ -41,7 +41,7 @@ func newHost(cfg Config, key crypto.PrivKey, gater *Gater) (host.Host, error) {
 	}
 	limits := rcmgr.DefaultLimits
 	addBlockLimits(&limits, cfg)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(cfg.MemoryLimit, cfg.MaxFDs)))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(cfg.MemoryLimit, cfg.MaxFDs)), rmOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("peer: resource manager: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	cryptopb "github.com/libp2p/go-libp2p/core/crypto/pb"
+	"google.golang.org/protobuf/proto"
 
 	"meshfs/internal/atomicfile"
 )
@@ -17,12 +19,18 @@ import (
 func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
+		// The key type is checked before the key is parsed: parsing some
+		// malformed keys of other types (RSA) takes seconds or more.
+		var pk cryptopb.PrivateKey
+		if err := proto.Unmarshal(b, &pk); err != nil {
+			return nil, fmt.Errorf("peer: identity %s: %w", path, err)
+		}
+		if pk.GetType() != cryptopb.KeyType_Ed25519 {
+			return nil, fmt.Errorf("peer: identity %s: key type %v, want Ed25519", path, pk.GetType())
+		}
 		k, err := crypto.UnmarshalPrivateKey(b)
 		if err != nil {
 			return nil, fmt.Errorf("peer: identity %s: %w", path, err)
-		}
-		if k.Type() != crypto.Ed25519 {
-			return nil, fmt.Errorf("peer: identity %s: key type %v, want Ed25519", path, k.Type())
 		}
 		return k, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,6 +77,13 @@ func (n *Node) spawn(f func()) bool {
 // New starts a node with identity key over store (which the node uses but
 // does not close). reg, if not nil, receives the node's Prometheus metrics.
 func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Store, reg prometheus.Registerer) (*Node, error) {
+	return newNode(ctx, cfg, key, store, reg)
+}
+
+// newNode is [New] with options for the host's resource manager (tests
+// apply its per-address connection limits to loopback, which libp2p
+// exempts by default).
+func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Store, reg prometheus.Registerer, rmOpts ...rcmgr.Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -83,7 +91,7 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, store content.Stor
 		cfg.Now = time.Now
 	}
 	gater := NewGater()
-	h, err := newHost(cfg, key, gater)
+	h, err := newHost(cfg, key, gater, rmOpts...)
 	if err != nil {
 		return nil, err
 	}
