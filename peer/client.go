@@ -29,19 +29,25 @@ func shortID(p peer.ID) string {
 
 // haves asks p which of cids it holds.
 func (n *Node) haves(ctx context.Context, p peer.ID, cids []cid.Cid) ([]bool, error) {
+	return n.askHeld(ctx, p, opHave, 0, cids)
+}
+
+// askHeld asks p which of cids it holds, with a have, lease or release
+// (at index) request.
+func (n *Node) askHeld(ctx context.Context, p peer.ID, o op, index uint64, cids []cid.Cid) ([]bool, error) {
 	start := n.now()
 	var ss []status
 	err := n.exchange(ctx, p, func(bs *blockStream) error {
-		frame, err := bs.ask(encodeRequest(opHave, cids, 0), maxStatusFrame)
+		frame, err := bs.ask(encodeRequestAt(o, index, cids, 0), maxStatusFrame)
 		if err != nil {
 			return err
 		}
 		ss, err = decodeStatuses(frame, len(cids))
 		return err
 	})
-	n.metrics.observe("out", opHave, n.now().Sub(start), err)
+	n.metrics.observe("out", o, n.now().Sub(start), err)
 	if err != nil {
-		return nil, n.requestFailed(p, opHave, err)
+		return nil, n.requestFailed(p, o, err)
 	}
 	n.scores.success(p)
 	out := make([]bool, len(ss))

@@ -74,6 +74,17 @@ func (c *collector) lease(id cid.Cid) {
 	_ = c.leases.Add([]cid.Cid{id}, c.n.now().Add(c.cfg.LeaseTTL))
 }
 
+// release hands block id's protection over to the summary at commit
+// index (rule C2); the caller holds id.
+func (c *collector) release(id cid.Cid, index uint64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.leases.Release([]cid.Cid{id}, index)
+}
+
 // GCReport is one collection pass, for `meshfs gc`, status and metrics.
 type GCReport struct {
 	Time      time.Time     `json:"time"`

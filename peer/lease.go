@@ -24,12 +24,15 @@ var ErrLeaseShort = errors.New("peer: blocks held by fewer than the write quorum
 // Leaser is the content.BlockPutter of one write: it pushes each block as
 // [Node.Put] does, remembers where, and keeps every block it pushed leased
 // there (lease requests: a have that also leases, no bytes), renewing the
-// leases every third of the lease time, until [Leaser.Done]. So collection
-// cannot take a write's blocks between their push and the commit of the
-// write's operation, however long that commit takes (an election, a paused
-// writer); Done leases them once more, so that they stay protected while
-// the writer publishes a collection summary that has them (package gc,
-// rules C1 and P). Daemons of one mesh should share their lease time.
+// leases every third of the lease time, until the write's operation is
+// done. So collection cannot take a write's blocks between their push and
+// the commit of the write's operation, however long that commit takes (an
+// election, a paused writer). [Leaser.Committed] then releases them at the
+// commit's index, which hands their protection over to the collection
+// summaries: they stay protected until a holder trusts a summary as of
+// that index or later, which has them if anything still reaches them
+// (package gc, rules C1, C2 and P). [Leaser.Done] ends a write that did
+// not commit. Daemons of one mesh should share their lease time.
 type Leaser struct {
 	n      *Node
 	period time.Duration
@@ -52,8 +55,8 @@ type leasedBlock struct {
 	pushed time.Time
 }
 
-// NewLeaser starts a Leaser for one write; call Done when the write's
-// operation has committed or failed.
+// NewLeaser starts a Leaser for one write; call Committed when the
+// write's operation has committed, Done when it has not.
 func (n *Node) NewLeaser() *Leaser {
 	ttl := gc.DefaultConfig().LeaseTTL
 	if n.cfg.GC != nil {
@@ -83,6 +86,28 @@ func (l *Leaser) Put(ctx context.Context, b content.Block) error {
 	return nil
 }
 
+// Keep leases blocks that are in the mesh already (a write that reuses
+// them, such as a pin of content added earlier: package gc, rule W4) at
+// their home peers at once, without pushing them, and keeps them leased
+// with the others. It returns ErrLeaseShort (wrapped) if fewer than W home
+// peers hold one of them.
+func (l *Leaser) Keep(ctx context.Context, cids []cid.Cid) error {
+	now := l.n.now()
+	l.mu.Lock()
+	for _, c := range cids {
+		if !l.seen[c] {
+			l.seen[c] = true
+			l.blocks = append(l.blocks, leasedBlock{c: c, homes: l.n.Homes(c), pushed: now})
+		}
+	}
+	l.mu.Unlock()
+	short, example := l.round(ctx, opLease, 0)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.shortError(short, example)
+}
+
 // renewLoop renews the leases every period until Done or the node closes.
 func (l *Leaser) renewLoop() {
 	defer close(l.done)
@@ -96,35 +121,59 @@ func (l *Leaser) renewLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(l.n.ctx, l.period)
-			l.renew(ctx)
+			l.round(ctx, opLease, 0)
 			cancel()
 		}
 	}
 }
 
-// Done stops the renewals and, unless every lease was taken less than a
-// third of the lease time ago, leases every block once more. It returns
-// ErrLeaseShort (wrapped, with a count) if that finds some block held by
-// fewer than W of the peers it was pushed to and of its home peers now.
-func (l *Leaser) Done(ctx context.Context) error {
+// Done stops the renewals of a write that did not commit: its blocks are
+// garbage once their leases expire.
+func (l *Leaser) Done() {
 	select {
 	case <-l.stop:
 	default:
 		close(l.stop)
 	}
 	<-l.done
-	if oldest, any := l.oldestLease(); !any || l.n.now().Sub(oldest) < l.period {
-		return nil // the leases taken at the push still have most of their time
+}
+
+// Committed stops the renewals and releases every block at index, the log
+// index the write's operation committed at. When every lease is fresh
+// (taken less than a third of the lease time ago) the releases go out in
+// the background and Committed returns at once: the leases protect the
+// blocks meanwhile. Otherwise it waits for them, and returns
+// ErrLeaseShort (wrapped, with a count) if some block is held by fewer
+// than W of the peers it was pushed to and of its home peers now.
+func (l *Leaser) Committed(ctx context.Context, index uint64) error {
+	if index == 0 {
+		return errors.New("peer: release at commit index 0")
 	}
-	short, example := l.renew(ctx)
+	l.Done()
+	if oldest, any := l.oldestLease(); !any {
+		return nil
+	} else if l.n.now().Sub(oldest) < l.period {
+		if l.n.spawn(func() {
+			ctx, cancel := context.WithTimeout(l.n.ctx, l.period)
+			defer cancel()
+			l.round(ctx, opRelease, index)
+		}) {
+			return nil
+		}
+	}
+	short, example := l.round(ctx, opRelease, index)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if short > 0 {
-		return fmt.Errorf("%w: %d of %d blocks (such as %s) held by fewer than %d peers",
-			ErrLeaseShort, short, l.count(), example, l.n.cfg.WriteQuorum)
+	return l.shortError(short, example)
+}
+
+func (l *Leaser) shortError(short int, example cid.Cid) error {
+	if short == 0 {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: %d of %d blocks (such as %s) held by fewer than %d peers",
+		ErrLeaseShort, short, l.count(), example, l.n.cfg.WriteQuorum)
 }
 
 // oldestLease returns when the oldest of the blocks' leases was taken.
@@ -148,10 +197,11 @@ func (l *Leaser) count() int {
 	return len(l.blocks)
 }
 
-// renew leases every block pushed so far at the peers it was pushed to and
-// at its home peers now, and returns how many blocks fewer than W of them
-// hold, and one such block.
-func (l *Leaser) renew(ctx context.Context) (short int, example cid.Cid) {
+// round leases (opLease) or releases at index (opRelease) every block
+// pushed so far at the peers it was pushed to and at its home peers now,
+// and returns how many blocks fewer than W of them hold, and one such
+// block.
+func (l *Leaser) round(ctx context.Context, o op, index uint64) (short int, example cid.Cid) {
 	start := l.n.now()
 	l.mu.Lock()
 	blocks := l.blocks[:len(l.blocks):len(l.blocks)]
@@ -174,7 +224,7 @@ func (l *Leaser) renew(ctx context.Context) (short int, example cid.Cid) {
 		g.Go(func() error {
 			for start := 0; start < len(idx); start += MaxBatch {
 				batch := idx[start:min(start+MaxBatch, len(idx))]
-				got := l.leaseAt(ctx, p, blocks, batch)
+				got := l.askAt(ctx, p, o, index, blocks, batch)
 				mu.Lock()
 				for k, ok := range got {
 					if ok {
@@ -187,7 +237,7 @@ func (l *Leaser) renew(ctx context.Context) (short int, example cid.Cid) {
 		})
 	}
 	_ = g.Wait()
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && o == opLease {
 		l.mu.Lock()
 		l.renewed, l.renewAt = len(blocks), start
 		l.mu.Unlock()
@@ -203,13 +253,13 @@ func (l *Leaser) renew(ctx context.Context) (short int, example cid.Cid) {
 	return short, example
 }
 
-// leaseAt leases the blocks at batch's indexes at p and says which p holds
-// (none when p cannot be asked).
-func (l *Leaser) leaseAt(ctx context.Context, p peer.ID, blocks []leasedBlock, batch []int) []bool {
+// askAt leases or releases the blocks at batch's indexes at p and says
+// which p holds (none when p cannot be asked).
+func (l *Leaser) askAt(ctx context.Context, p peer.ID, o op, index uint64, blocks []leasedBlock, batch []int) []bool {
 	if p == l.n.host.ID() {
 		out := make([]bool, len(batch))
 		for k, i := range batch {
-			ok, err := l.n.holdsLeased(blocks[i].c, true)
+			ok, err := l.n.holdsLeased(blocks[i].c, o, index)
 			out[k] = err == nil && ok
 		}
 		return out
@@ -218,7 +268,7 @@ func (l *Leaser) leaseAt(ctx context.Context, p peer.ID, blocks []leasedBlock, b
 	for k, i := range batch {
 		cids[k] = blocks[i].c
 	}
-	got, err := l.n.askHeld(ctx, p, opLease, cids)
+	got, err := l.n.askHeld(ctx, p, o, index, cids)
 	if err != nil {
 		return make([]bool, len(batch))
 	}

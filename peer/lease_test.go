@@ -88,9 +88,12 @@ func TestLeaserRenewsAndChecks(t *testing.T) {
 		}
 		return nil
 	})
-	if err := l.Done(ctx); err != nil {
-		t.Fatalf("Done with every block held: %v", err)
+	if err := l.Committed(ctx, 7); err != nil {
+		t.Fatalf("Committed with every block held: %v", err)
 	}
+	// Released at index 7, the blocks stay protected past any expiry
+	// until a holder trusts a summary as of index 7.
+	released(t, m, blocks, 7)
 
 	// A second write whose blocks two of the three homes lose while its
 	// operation waits: Done, past a third of the lease time, says so.
@@ -110,15 +113,37 @@ func TestLeaserRenewsAndChecks(t *testing.T) {
 	clockMu.Lock()
 	skew = time.Hour
 	clockMu.Unlock()
-	err := l.Done(ctx)
+	err := l.Committed(ctx, 8)
 	if !errors.Is(err, ErrLeaseShort) {
-		t.Fatalf("Done with 2 blocks on 1 of 3 homes: %v, want ErrLeaseShort", err)
+		t.Fatalf("Committed with 2 blocks on 1 of 3 homes: %v, want ErrLeaseShort", err)
 	}
 	t.Log(err)
 }
 
-// Done right after the pushes asks nobody: the push's leases are fresh.
-func TestLeaserDoneSoonAsksNobody(t *testing.T) {
+// released waits until every node protects every block until it trusts a
+// summary as of index, however late it is.
+func released(t *testing.T, m *testMesh, blocks []content.Block, index uint64) {
+	t.Helper()
+	late := time.Now().Add(100 * 365 * 24 * time.Hour)
+	waitFor(t, 10*time.Second, func() error {
+		for _, nd := range m.nodes {
+			for _, b := range blocks {
+				nd.gc.mu.Lock()
+				before, _ := nd.gc.leases.Protects(b.CID(), late, index-1)
+				after, _ := nd.gc.leases.Protects(b.CID(), late, index)
+				nd.gc.mu.Unlock()
+				if !before || after {
+					return fmt.Errorf("%s at %s: protected under a summary as of %d: %v, of %d: %v", b.CID(), nd.ID(), index-1, before, index, after)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Committed right after the pushes returns at once, the push's leases being
+// fresh, and releases the blocks in the background.
+func TestLeaserCommittedSoonReturnsAtOnce(t *testing.T) {
 	m := newTestMesh(t, 3, func(cfg *Config) {
 		cfg.GC = &gc.Config{Roots: 4, FPRate: 0.01, Grace: time.Hour, LeaseTTL: time.Hour}
 		cfg.GCNamespace, cfg.GCInterval = "lease-test", time.Hour
@@ -134,7 +159,8 @@ func TestLeaserDoneSoonAsksNobody(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Done(ctx); err != nil {
-		t.Fatalf("Done within a third of the lease time: %v (it should not have asked)", err)
+	if err := l.Committed(ctx, 3); err != nil {
+		t.Fatalf("Committed within a third of the lease time: %v (it should not have waited)", err)
 	}
+	released(t, m, []content.Block{b}, 3)
 }

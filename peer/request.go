@@ -55,26 +55,37 @@ func (n *Node) Request(ctx context.Context, p peer.ID, proto protocol.ID, req []
 	if err != nil {
 		return nil, fmt.Errorf("peer %s: %s: %w: %w", shortID(p), proto, ErrNoStream, err)
 	}
-	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	// A peer that stops reading (paused, or hostile) fills the stream's
+	// window, and a write, or the frame a close or reset sends, would then
+	// wait for it: so the stream's deadline is ctx's, ctx's end moves it to
+	// now, the request's end is its frame (no half-close is sent), and
+	// resets go out off this goroutine.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	reset := func() {
+		_ = s.SetDeadline(time.Now())
+		go s.Reset()
+	}
+	stop := context.AfterFunc(ctx, reset)
 	defer stop()
 	w := bufio.NewWriter(s)
 	if err := writeFrame(w, req); err != nil {
-		s.Reset()
+		reset()
 		return nil, fmt.Errorf("peer %s: %s: %w", shortID(p), proto, err)
 	}
 	if err := w.Flush(); err != nil {
-		s.Reset()
+		reset()
 		return nil, fmt.Errorf("peer %s: %s: %w", shortID(p), proto, err)
 	}
-	_ = s.CloseWrite()
 	ans, err := readFrame(bufio.NewReader(s), MaxMessage, nil)
 	if err != nil {
-		s.Reset()
+		reset()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("peer %s: %s: %w", shortID(p), proto, err)
 	}
-	s.Close()
+	go s.Close()
 	return ans, nil
 }

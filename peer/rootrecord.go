@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -495,10 +496,30 @@ func (n *Node) PublishRoot(ctx context.Context, signed []byte) error {
 // DHT holds none this node's validator accepts, the error wraps
 // [ErrNoRootRecord].
 func (n *Node) FindRoot(ctx context.Context, ns string) (RootRecord, []byte, error) {
+	return n.findRoot(ctx, ctx, ns)
+}
+
+// FindRootWithin is [Node.FindRoot] for a reader that would rather have a
+// record that may not be the newest than none: once the DHT lookup has run
+// for wait, it answers with the newest valid record found by then (this
+// node's own included). Peers that are down or hung hold a lookup open
+// until their dials or requests time out, seconds or more.
+func (n *Node) FindRootWithin(ctx context.Context, ns string, wait time.Duration) (RootRecord, []byte, error) {
+	lctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return n.findRoot(ctx, lctx, ns)
+}
+
+// findRoot looks ns's record up within lctx; a lookup that lctx, not ctx,
+// cut short still answers with the best record it found.
+func (n *Node) findRoot(ctx, lctx context.Context, ns string) (RootRecord, []byte, error) {
 	if err := checkNamespace(ns); err != nil {
 		return RootRecord{}, nil, fmt.Errorf("%w for %q: %v", ErrNoRootRecord, ns, err)
 	}
-	b, err := n.dht.GetValue(ctx, RootRecordKey(ns))
+	b, err := n.dht.GetValue(lctx, RootRecordKey(ns))
+	if err != nil && len(b) > 0 && lctx.Err() != nil && ctx.Err() == nil {
+		err = nil
+	}
 	switch {
 	case errors.Is(err, routing.ErrNotFound):
 		return RootRecord{}, nil, fmt.Errorf("%w for namespace %q", ErrNoRootRecord, ns)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -85,7 +86,7 @@ func (n *Node) serve(s network.Stream) {
 			return
 		}
 		switch req.op {
-		case opHave:
+		case opHave, opLease, opRelease:
 			err = n.serveHave(w, req)
 		case opGet:
 			buf, err = n.serveGet(w, req, buf)
@@ -103,10 +104,15 @@ func (n *Node) serve(s network.Stream) {
 	}
 }
 
+// serveHave answers which of the request's blocks this node holds; a
+// lease request also leases each one (rule P of package gc), a release
+// request releases each at its commit index (rule C2), under the block's
+// lock, so that a collection pass either sees the lease or has deleted
+// the block, and then says it does not hold it.
 func (n *Node) serveHave(w *bufio.Writer, req request) error {
 	ss := make([]status, len(req.cids))
 	for i, c := range req.cids {
-		ok, err := n.store.Has(n.ctx, c)
+		ok, err := n.holdsLeased(c, req.op, req.index)
 		switch {
 		case err != nil:
 			ss[i] = statusFailed
@@ -117,6 +123,22 @@ func (n *Node) serveHave(w *bufio.Writer, req request) error {
 		}
 	}
 	return writeFrame(w, encodeStatuses(ss))
+}
+
+// holdsLeased reports whether the store holds c, leasing (opLease) or
+// releasing it at index (opRelease) first.
+func (n *Node) holdsLeased(c cid.Cid, o op, index uint64) (bool, error) {
+	switch o {
+	case opLease, opRelease:
+		unlock := n.gc.hold(c)
+		defer unlock()
+		if o == opLease {
+			n.gc.lease(c)
+		} else {
+			n.gc.release(c, index)
+		}
+	}
+	return n.store.Has(n.ctx, c)
 }
 
 // serveGet answers a get with one block frame per CID, reading blocks into

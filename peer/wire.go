@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -32,7 +33,7 @@ const (
 	// maxCIDLen bounds one CID's bytes (a sha2-256 CIDv1 is 36).
 	maxCIDLen = 64
 	// maxRequestFrame bounds a request frame.
-	maxRequestFrame = 1 + binary.MaxVarintLen64 + MaxBatch*(1+maxCIDLen)
+	maxRequestFrame = 1 + 2*binary.MaxVarintLen64 + MaxBatch*(1+maxCIDLen)
 	// maxBlockFrame bounds a block frame: a whole block and its CID.
 	maxBlockFrame = 1 + 1 + maxCIDLen + content.MaxBlockSize
 	// maxStatusFrame bounds a status frame.
@@ -42,9 +43,11 @@ const (
 type op byte
 
 const (
-	opHave op = 1
-	opGet  op = 2
-	opPut  op = 3
+	opHave    op = 1
+	opGet     op = 2
+	opPut     op = 3
+	opLease   op = 4 // have, and lease each block (package gc, rules C1 and P)
+	opRelease op = 5 // have, and release each block at a commit index (rule C2)
 )
 
 func (o op) String() string {
@@ -55,6 +58,10 @@ func (o op) String() string {
 		return "get"
 	case opPut:
 		return "put"
+	case opLease:
+		return "lease"
+	case opRelease:
+		return "release"
 	}
 	return fmt.Sprintf("op(%d)", byte(o))
 }
@@ -85,9 +92,10 @@ func (s status) String() string {
 
 // request is a decoded request frame.
 type request struct {
-	op   op
-	n    int       // number of CIDs (have, get) or block frames that follow (put)
-	cids []cid.Cid // have, get
+	op    op
+	n     int       // number of CIDs (have, get, lease, release) or block frames that follow (put)
+	cids  []cid.Cid // have, get, lease, release
+	index uint64    // release: the commit index, > 0
 }
 
 func protoErr(format string, args ...any) error {
@@ -125,15 +133,32 @@ func readFrame(r *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	if n > uint64(limit) {
 		return nil, protoErr("frame of %d bytes, limit %d", n, limit)
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
+	if uint64(cap(buf)) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, protoErr("frame body: %v", io.ErrUnexpectedEOF)
+		}
+		return buf, nil
 	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, protoErr("frame body: %v", io.ErrUnexpectedEOF)
+	// The buffer grows as the bytes arrive (doubling, from frameChunk), so
+	// a peer that announces a large frame and sends little of it costs
+	// little memory.
+	buf = buf[:0]
+	for uint64(len(buf)) < n {
+		k := int(min(n-uint64(len(buf)), uint64(max(frameChunk, len(buf)))))
+		buf = slices.Grow(buf, k)
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, protoErr("frame body: %v", io.ErrUnexpectedEOF)
+		}
 	}
 	return buf, nil
 }
+
+// frameChunk is how much of a frame readFrame reads before it grows its
+// buffer for more.
+const frameChunk = 64 << 10
 
 // uvarint decodes a minimally encoded uvarint from b and returns it and
 // the bytes it took; k <= 0 on malformed or overlong input, so that every
@@ -172,8 +197,17 @@ func readCID(b []byte) (cid.Cid, []byte, error) {
 	return c, b[n:], nil
 }
 
+// encodeRequest encodes a request: op, then for a release its commit
+// index, then the count of CIDs or blocks, then the CIDs (not for a put).
 func encodeRequest(o op, cids []cid.Cid, nBlocks int) []byte {
+	return encodeRequestAt(o, 0, cids, nBlocks)
+}
+
+func encodeRequestAt(o op, index uint64, cids []cid.Cid, nBlocks int) []byte {
 	b := []byte{byte(o)}
+	if o == opRelease {
+		b = binary.AppendUvarint(b, index)
+	}
 	if o == opPut {
 		return binary.AppendUvarint(b, uint64(nBlocks))
 	}
@@ -189,10 +223,18 @@ func decodeRequest(b []byte) (request, error) {
 		return request{}, protoErr("empty request")
 	}
 	req := request{op: op(b[0])}
-	if req.op != opHave && req.op != opGet && req.op != opPut {
+	if req.op < opHave || req.op > opRelease {
 		return request{}, protoErr("unknown op %d", b[0])
 	}
-	n, k := uvarint(b[1:])
+	b = b[1:]
+	if req.op == opRelease {
+		idx, k := uvarint(b)
+		if k <= 0 || idx == 0 {
+			return request{}, protoErr("release index")
+		}
+		req.index, b = idx, b[k:]
+	}
+	n, k := uvarint(b)
 	if k <= 0 {
 		return request{}, protoErr("request count")
 	}
@@ -200,7 +242,7 @@ func decodeRequest(b []byte) (request, error) {
 		return request{}, protoErr("batch of %d, limit %d", n, MaxBatch)
 	}
 	req.n = int(n)
-	rest := b[1+k:]
+	rest := b[k:]
 	if req.op == opPut {
 		if len(rest) != 0 {
 			return request{}, protoErr("trailing bytes after put request")

@@ -58,10 +58,15 @@ type api struct {
 	ns   *member.Member // nil when this peer serves no namespace
 	ref  *nslink.Ref
 	now  func() time.Time
+	// fsTimeout bounds a namespace call (fsRequestTimeout by default).
+	fsTimeout time.Duration
 }
 
-func newAPI(node *meshpeer.Node, ns *member.Member, ref *nslink.Ref, reg *prometheus.Registry, testControl bool, page http.Handler) http.Handler {
-	a := &api{node: node, ns: ns, ref: ref, now: time.Now}
+func newAPI(node *meshpeer.Node, ns *member.Member, ref *nslink.Ref, reg *prometheus.Registry, testControl bool, fsTimeout time.Duration, page http.Handler) http.Handler {
+	if fsTimeout <= 0 {
+		fsTimeout = fsRequestTimeout
+	}
+	a := &api{node: node, ns: ns, ref: ref, now: time.Now, fsTimeout: fsTimeout}
 	mux := http.NewServeMux()
 	// The browser page at /, with the browser node and its configuration.
 	for _, p := range web.Patterns() {
@@ -179,12 +184,16 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 		apiError(w, fmt.Errorf("%w: %w", errBadRequest, err))
 		return
 	}
-	root, err := content.Import(r.Context(), r.Body, a.node, content.ImportOptions{
+	// The blocks stay leased at their homes until the pin has committed
+	// (or failed), so collection cannot take them however long that takes.
+	leaser := a.node.NewLeaser()
+	root, err := content.Import(r.Context(), r.Body, leaser, content.ImportOptions{
 		ChunkSize: int(chunk),
 		// Enough blocks in flight to keep every home peer's disk busy.
 		Parallel: 256,
 	})
 	if err != nil {
+		leaser.Done()
 		apiError(w, fmt.Errorf("add: %w", err))
 		return
 	}
@@ -192,15 +201,25 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 	// What is added is pinned (the garbage collector frees what nothing
 	// reaches), unless ?pin=0. A pin refused (this peer may not change the
 	// namespace, no writer) does not undo the add: the answer says so.
-	if a.ns != nil && r.URL.Query().Get("pin") != "0" {
-		ctx, cancel := context.WithTimeout(r.Context(), fsRequestTimeout)
-		if _, err := a.pin(ctx, "", root.CID); err != nil {
-			res.PinError = err.Error()
-		} else {
-			res.Pinned = true
-		}
-		cancel()
+	if a.ns == nil || r.URL.Query().Get("pin") == "0" {
+		leaser.Done()
+		writeJSON(w, http.StatusOK, res)
+		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.fsTimeout)
+	defer cancel()
+	commit, err := a.pin(ctx, "", root.CID, leaser)
+	if err != nil {
+		leaser.Done()
+		res.PinError = err.Error()
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	if err := leaser.Committed(ctx, commit.Index); err != nil {
+		apiError(w, fmt.Errorf("%w: add %s: pinned, but its content may be lost: %w", member.ErrUnknownOutcome, root.CID, err))
+		return
+	}
+	res.Pinned = true
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -247,11 +266,31 @@ func (a *api) serveFile(w http.ResponseWriter, r *http.Request, c cid.Cid) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(headerSize, strconv.FormatInt(fr.Size(), 10))
 	w.Header().Set("Content-Length", strconv.FormatInt(want, 10))
-	if _, err := io.Copy(w, rng); err != nil {
+	sw := &sentWriter{ResponseWriter: w}
+	if _, err := io.Copy(sw, rng); err != nil {
+		if !sw.sent {
+			// Nothing is out (the first block could not be had): the
+			// status can still say why.
+			w.Header().Del("Content-Length")
+			w.Header().Del(headerSize)
+			apiError(w, err)
+			return
+		}
 		// The status is out: abort so the client sees a broken transfer,
 		// never a short file that looks whole.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// sentWriter notes whether anything was written to the response.
+type sentWriter struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (s *sentWriter) Write(p []byte) (int, error) {
+	s.sent = true
+	return s.ResponseWriter.Write(p)
 }
 
 func (a *api) where(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 	"meshfs/content"
 	"meshfs/member"
 	"meshfs/namespace"
+	meshpeer "meshfs/peer"
 )
 
 // The namespace's HTTP API, under /api/v0/fs/. Paths are in ?arg= (two
@@ -92,14 +93,15 @@ func (a *api) routeFS(mux *http.ServeMux) {
 
 var errNoNamespace = errors.New("this peer serves no namespace (start the daemon with --voters)")
 
-// fsRequestTimeout bounds a namespace request that carries no file bytes:
-// without a quorum a strong read or a change would wait forever.
+// fsRequestTimeout is the default bound on a namespace request that carries
+// no file bytes (fs_timeout, --fs-timeout): without a quorum a strong read
+// or a change would wait forever.
 const fsRequestTimeout = 60 * time.Second
 
 // nsContext bounds one namespace call of a request that also moves file
 // bytes (whose transfer the bound must not cut).
-func nsContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), fsRequestTimeout)
+func (a *api) nsContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.fsTimeout)
 }
 
 // needNS refuses namespace requests on a peer that serves none, and bounds
@@ -113,7 +115,7 @@ func (a *api) needNS(h http.HandlerFunc) http.HandlerFunc {
 		switch path.Base(r.URL.Path) {
 		case "write", "truncate", "cat":
 		default:
-			ctx, cancel := context.WithTimeout(r.Context(), fsRequestTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), a.fsTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
@@ -267,7 +269,7 @@ func (a *api) fsCat(w http.ResponseWriter, r *http.Request) {
 		fsError(w, err)
 		return
 	}
-	ctx, cancel := nsContext(r)
+	ctx, cancel := a.nsContext(r)
 	info, err := a.ns.Stat(ctx, level, p)
 	cancel()
 	if err != nil {
@@ -526,7 +528,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if boolArg(r, "parents") {
-		ctx, cancel := nsContext(r)
+		ctx, cancel := a.nsContext(r)
 		_, err := a.ns.Do(ctx, namespace.Mkdir{Path: path.Dir(p), Perm: 0o755, Uid: own.uid, Gid: own.gid, Mtime: a.now().UnixNano(), Parents: true})
 		cancel()
 		if err != nil {
@@ -535,9 +537,12 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if off < 0 && !appendMode {
-		// Whole content: stream the body into the mesh, then name it.
-		root, err := content.Import(r.Context(), r.Body, a.node, content.ImportOptions{Parallel: 64})
+		// Whole content: stream the body into the mesh, then name it; its
+		// blocks stay leased at their homes until the operation is done.
+		leaser := a.node.NewLeaser()
+		root, err := content.Import(r.Context(), r.Body, leaser, content.ImportOptions{Parallel: 64})
 		if err != nil {
+			leaser.Done()
 			fsError(w, fmt.Errorf("write %s: %w", p, err))
 			return
 		}
@@ -548,9 +553,14 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		if q.Get("create") == "0" || prev.Defined() || ifEmpty {
 			op = namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize, Mtime: a.now().UnixNano(), Prev: prev, IfEmpty: ifEmpty}
 		}
-		ctx, cancel := nsContext(r)
+		ctx, cancel := a.nsContext(r)
 		c, err := a.ns.Do(ctx, op)
 		cancel()
+		if err == nil {
+			err = committedContent(r.Context(), leaser, c, p)
+		} else {
+			leaser.Done()
+		}
 		if err != nil {
 			fsError(w, err)
 			return
@@ -567,13 +577,24 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("a write at an offset takes at most %d bytes; write the whole file instead", maxEditBytes))
 		return
 	}
-	a.edit(w, r, "write", p, mode, own, q.Get("create") != "0", func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error) {
+	a.edit(w, r, "write", p, mode, own, q.Get("create") != "0", func(ctx context.Context, dst content.BlockPutter, old cid.Cid, size uint64) (content.FileRoot, error) {
 		at := off
 		if appendMode {
 			at = int64(size)
 		}
-		return content.WriteAt(ctx, a.node, a.node, old, at, data, content.ImportOptions{})
+		return content.WriteAt(ctx, a.node, dst, old, at, data, content.ImportOptions{})
 	})
+}
+
+// committedContent releases the blocks of a write whose operation has
+// committed (c): an error, whose outcome for the caller is unknown, if
+// its content is no longer held by a write quorum (the change is in the
+// tree, but its content may not last).
+func committedContent(ctx context.Context, l *meshpeer.Leaser, c member.Commit, p string) error {
+	if err := l.Committed(ctx, c.Index); err != nil {
+		return fmt.Errorf("%w: write %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, p, err)
+	}
+	return nil
 }
 
 // maxEditAttempts bounds how often an edit starts again because the file
@@ -595,8 +616,8 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 		fsError(w, badRequest("missing ?size=N"))
 		return
 	}
-	a.edit(w, r, "truncate", p, 0o644, owner{}, false, func(ctx context.Context, old cid.Cid, _ uint64) (content.FileRoot, error) {
-		return content.Truncate(ctx, a.node, a.node, old, size, content.ImportOptions{})
+	a.edit(w, r, "truncate", p, 0o644, owner{}, false, func(ctx context.Context, dst content.BlockPutter, old cid.Cid, _ uint64) (content.FileRoot, error) {
+		return content.Truncate(ctx, a.node, dst, old, size, content.ImportOptions{})
 	})
 }
 
@@ -605,8 +626,8 @@ func (a *api) fsTruncate(w http.ResponseWriter, r *http.Request) {
 // what was read, trying again when another change came first. A missing
 // file is made first (mode, owned by own) if create.
 func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs.FileMode, own owner, create bool,
-	change func(ctx context.Context, old cid.Cid, size uint64) (content.FileRoot, error)) {
-	ctx, cancel := nsContext(r)
+	change func(ctx context.Context, dst content.BlockPutter, old cid.Cid, size uint64) (content.FileRoot, error)) {
+	ctx, cancel := a.nsContext(r)
 	defer cancel()
 	for attempt := 0; attempt < maxEditAttempts; attempt++ {
 		info, err := a.ns.Stat(ctx, member.Strong, p)
@@ -628,14 +649,21 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs
 			return
 		}
 		old := info.ContentCID()
-		root, err := change(ctx, old, info.Size)
+		leaser := a.node.NewLeaser()
+		root, err := change(ctx, leaser, old, info.Size)
 		if err != nil {
+			leaser.Done()
 			fsError(w, fmt.Errorf("%s %s: %w", op, p, err))
 			return
 		}
 		set := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 			Mtime: a.now().UnixNano(), Prev: old, IfEmpty: !old.Defined()}
 		c, err := a.ns.Do(ctx, set)
+		if err == nil {
+			err = committedContent(ctx, leaser, c, p)
+		} else {
+			leaser.Done()
+		}
 		if errors.Is(err, namespace.ErrConflict) {
 			continue
 		}

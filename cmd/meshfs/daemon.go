@@ -71,6 +71,7 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	gcGrace := fs.Duration("gc-grace", 0, "how long a block stays dead before it is deleted (default from config.toml)")
 	gcLease := fs.Duration("gc-lease", 0, "how long a pushed block is protected before its write commits (default from config.toml)")
 	gcEvery := fs.Duration("gc-interval", 0, "time between collection passes (default from config.toml)")
+	fsTimeout := fs.Duration("fs-timeout", 0, "how long a namespace change or strong read waits for a writer and its quorum (default from config.toml)")
 	webDir := fs.String("web", "", "serve the browser node (meshfs.wasm.gz, wasm_exec.js) from `DIR` instead of the one built in")
 	testControl := fs.Bool("test-control", false, "serve /debug/partition, /debug/heal and /debug/root-record (tests only: lets API callers cut the mesh and forge records)")
 	pos, err := parseFlags(fs, args)
@@ -135,6 +136,12 @@ func runDaemon(ctx context.Context, args []string, std stdio) error {
 	}
 	if *gcEvery != 0 {
 		dc.GCInterval.Duration = *gcEvery
+	}
+	if *fsTimeout < 0 {
+		return usageErr(fs, "--fs-timeout %v: want a positive duration", *fsTimeout)
+	}
+	if *fsTimeout != 0 {
+		dc.FSTimeout.Duration = *fsTimeout
 	}
 	if *webDir != "" {
 		dc.WebDir = *webDir
@@ -279,7 +286,7 @@ func serveDaemon(ctx context.Context, repo string, dc daemonConfig, cfg meshpeer
 		return fmt.Errorf("api: %w", err)
 	}
 	apiURL := "http://" + ln.Addr().String()
-	handler := newAPI(node, ns, ref, reg, testControl, browserPage(node, ns, dc))
+	handler := newAPI(node, ns, ref, reg, testControl, dc.FSTimeout.Duration, browserPage(node, ns, dc))
 	if !isLoopback(ln.Addr()) {
 		token, err := loadOrCreateToken(repo)
 		if err != nil {

@@ -44,6 +44,7 @@ type daemonConfig struct {
 	GCGrace        duration `toml:"gc_grace"`
 	GCLease        duration `toml:"gc_lease"`
 	GCInterval     duration `toml:"gc_interval"`
+	FSTimeout      duration `toml:"fs_timeout"`
 }
 
 // duration is a time.Duration written as "30s" in TOML.
@@ -122,6 +123,11 @@ gc_roots = 16
 gc_grace = "1h"
 gc_lease = "15m"
 gc_interval = "1m"
+
+# How long a namespace change or a strong read waits for the writer and its
+# quorum before the API answers that none is reachable (or, for a change
+# already proposed, that its outcome is unknown).
+fs_timeout = "60s"
 `
 
 // loadOrInitRepo creates the repo folder and its config on first start and

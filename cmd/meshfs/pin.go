@@ -14,6 +14,7 @@ import (
 	"meshfs/gc"
 	"meshfs/member"
 	"meshfs/namespace"
+	meshpeer "meshfs/peer"
 )
 
 const apiPin = "/api/v0/pin/"
@@ -35,8 +36,10 @@ func (a *api) routePins(mux *http.ServeMux) {
 
 // pin pins c under label through the writer, once every block of its DAG
 // is found (a pin of a DAG with holes would stop collection), and returns
-// the commit.
-func (a *api) pin(ctx context.Context, label string, c cid.Cid) (member.Commit, error) {
+// the commit. Its blocks are leased until the pin is done: by l, the
+// leaser of the write that pushed them, which the caller ends; or, when l
+// is nil, by a leaser of the pin's own (lease requests, no bytes).
+func (a *api) pin(ctx context.Context, label string, c cid.Cid, l *meshpeer.Leaser) (member.Commit, error) {
 	live, err := gc.Mark(ctx, a.node, []cid.Cid{c}, nil, gc.MarkOptions{})
 	if err != nil {
 		return member.Commit{}, err
@@ -47,7 +50,28 @@ func (a *api) pin(ctx context.Context, label string, c cid.Cid) (member.Commit, 
 	if label == "" {
 		label = c.String()
 	}
-	return a.ns.Do(ctx, namespace.Pin{Label: label, CID: c})
+	op := namespace.Pin{Label: label, CID: c}
+	if l != nil {
+		return a.ns.Do(ctx, op)
+	}
+	var blocks []cid.Cid
+	for b := range live.All() {
+		blocks = append(blocks, b)
+	}
+	l = a.node.NewLeaser()
+	if err := l.Keep(ctx, blocks); err != nil {
+		l.Done()
+		return member.Commit{}, fmt.Errorf("pin %s: %w", c, err)
+	}
+	commit, err := a.ns.Do(ctx, op)
+	if err != nil {
+		l.Done()
+		return commit, err
+	}
+	if err := l.Committed(ctx, commit.Index); err != nil {
+		return commit, fmt.Errorf("%w: pin %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, c, err)
+	}
+	return commit, nil
 }
 
 // pinAdd serves POST /api/v0/pin/add?arg=CID[&name=LABEL].
@@ -58,7 +82,7 @@ func (a *api) pinAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	label := r.URL.Query().Get("name")
-	commit, err := a.pin(r.Context(), label, c)
+	commit, err := a.pin(r.Context(), label, c, nil)
 	if err != nil {
 		fsError(w, err)
 		return

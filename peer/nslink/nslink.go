@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -128,9 +129,20 @@ func (r Records) Publish(ctx context.Context, rec member.RootRecord) error {
 	return r.n.PublishRoot(ctx, signed)
 }
 
-// Find returns the newest valid root record of namespace ns in the DHT.
+// findWait bounds the DHT lookup of a root record for an eventual read
+// (and so does half the time left before ctx's deadline): with peers down
+// or hung, the lookup waits for their dials or requests to time out, and
+// the read would end without an answer while records were at hand.
+const findWait = 2 * time.Second
+
+// Find returns the newest valid root record of namespace ns in the DHT, or
+// the newest found within findWait.
 func (r Records) Find(ctx context.Context, ns string) (member.RootRecord, error) {
-	rec, _, err := r.n.FindRoot(ctx, ns)
+	wait := findWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)/2)
+	}
+	rec, _, err := r.n.FindRootWithin(ctx, ns, wait)
 	if err != nil {
 		return member.RootRecord{}, err
 	}

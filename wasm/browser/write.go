@@ -11,6 +11,7 @@ import (
 	"meshfs/content"
 	"meshfs/member"
 	"meshfs/namespace"
+	meshpeer "meshfs/peer"
 )
 
 // WriteOptions tune WriteFile.
@@ -32,14 +33,41 @@ func (n *Node) WriteFile(ctx context.Context, p string, r io.Reader, opts WriteO
 		}
 	}
 	cr := &countingReader{r: r, progress: opts.Progress}
-	root, err := content.Import(ctx, cr, n.blocks, content.ImportOptions{Parallel: 16})
+	// The blocks stay leased at their homes until the change is done, so
+	// collection cannot take them however long the writer takes.
+	leaser := n.mesh.NewLeaser()
+	root, err := content.Import(ctx, cr, leasedBlocks{leaser, n.blocks}, content.ImportOptions{Parallel: 16})
 	if err != nil {
+		leaser.Done()
 		return member.Commit{}, fmt.Errorf("write %s: %w", p, err)
 	}
-	return n.do(ctx, namespace.Create{
+	c, err := n.do(ctx, namespace.Create{
 		Path: p, Perm: 0o644, Mtime: time.Now().UnixNano(),
 		CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 	})
+	if err != nil {
+		leaser.Done()
+		return c, err
+	}
+	if err := leaser.Committed(ctx, c.Index); err != nil {
+		return c, fmt.Errorf("%w: write %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, p, err)
+	}
+	return c, nil
+}
+
+// leasedBlocks pushes a write's blocks through its Leaser and keeps them
+// in the node's cache.
+type leasedBlocks struct {
+	l *meshpeer.Leaser
+	b *cachingBlocks
+}
+
+func (lb leasedBlocks) Put(ctx context.Context, blk content.Block) error {
+	if err := lb.l.Put(ctx, blk); err != nil {
+		return err
+	}
+	lb.b.cache.keep(blk)
+	return nil
 }
 
 // do sends a change to the writer, waiting at most the change timeout.
