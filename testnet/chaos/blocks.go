@@ -63,23 +63,16 @@ func (a *adder) run(ctx context.Context) {
 	}
 }
 
-// checkBlocks runs a repair pass on every daemon, then checks that every
+// checkBlocks runs repair passes on every daemon, then checks that every
 // acknowledged file reads back byte-identical and that its root block has
-// at least r holders.
+// at least r holders. Repair converges over passes (a home restarted late
+// may miss the first), so the passes repeat while some root has fewer
+// than r holders, for up to repairRounds rounds.
 func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int) error {
 	// A repair pass over thousands of files takes a while: no per-request
 	// timeout here, ctx bounds it all.
 	hc := &http.Client{}
 	defer hc.CloseIdleConnections()
-	for _, api := range apis {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/repair", nil)
-		if err != nil {
-			return err
-		}
-		if status, _, kind, err := do(hc, req); err != nil || status != http.StatusOK {
-			return fmt.Errorf("repair on %s: %d %s %v", api, status, kind, err)
-		}
-	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, f := range files {
 		api := apis[rng.IntN(len(apis))]
@@ -94,19 +87,55 @@ func checkBlocks(ctx context.Context, apis []string, files []addedFile, r int) e
 		if sha256.Sum256(body) != f.sum {
 			return fmt.Errorf("acknowledged file %s reads back different bytes", f.cid)
 		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/block/where?arg="+url.QueryEscape(f.cid), nil)
-		if err != nil {
-			return err
+	}
+	var short error
+	for round := 0; round < repairRounds; round++ {
+		for _, api := range apis {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v0/repair", nil)
+			if err != nil {
+				return err
+			}
+			if status, _, kind, err := do(hc, req); err != nil || status != http.StatusOK {
+				return fmt.Errorf("repair on %s: %d %s %v", api, status, kind, err)
+			}
 		}
-		status, body, kind, err = do(hc, req)
-		var where struct {
-			Holders []string `json:"holders"`
+		if short = rootsHeld(ctx, hc, apis, files, r); short == nil {
+			return nil
 		}
-		if err != nil || status != http.StatusOK || json.Unmarshal(body, &where) != nil {
-			return fmt.Errorf("acknowledged file %s: block where: %d %s %v", f.cid, status, kind, err)
+	}
+	return fmt.Errorf("after %d repair rounds: %w", repairRounds, short)
+}
+
+// repairRounds bounds the repair passes checkBlocks makes on every daemon.
+const repairRounds = 3
+
+// rootsHeld checks that every file's root block has at least r holders,
+// as the daemons see them together (a daemon asks only the peers it is
+// connected to, which after a partition heals may not be all).
+func rootsHeld(ctx context.Context, hc *http.Client, apis []string, files []addedFile, r int) error {
+	for _, f := range files {
+		seen := map[string]bool{}
+		for _, api := range apis {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v0/block/where?arg="+url.QueryEscape(f.cid), nil)
+			if err != nil {
+				return err
+			}
+			status, body, kind, err := do(hc, req)
+			var where struct {
+				Holders []string `json:"holders"`
+			}
+			if err != nil || status != http.StatusOK || json.Unmarshal(body, &where) != nil {
+				return fmt.Errorf("acknowledged file %s: block where: %d %s %v", f.cid, status, kind, err)
+			}
+			for _, h := range where.Holders {
+				seen[h] = true
+			}
+			if len(seen) >= r {
+				break
+			}
 		}
-		if len(where.Holders) < r {
-			return fmt.Errorf("acknowledged file %s: %d holders after repair, want %d", f.cid, len(where.Holders), r)
+		if len(seen) < r {
+			return fmt.Errorf("acknowledged file %s: %d holders after repair, want %d", f.cid, len(seen), r)
 		}
 	}
 	return nil
