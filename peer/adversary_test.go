@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -351,4 +352,59 @@ func TestRequestFloodIsBounded(t *testing.T) {
 		t.Fatalf("an honest get during the flood: %v", err)
 	}
 	t.Logf("flood: %d of %d streams opened, %d in progress at the target", opened.Load(), flood, inProgress)
+}
+
+// A peer refused floodRefusals times within floodWindow is a flooder, once;
+// refusals spread wider than the window never make one.
+func TestScoreboardFlood(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	s := newScoreboard(3, time.Second, func() time.Time { return now })
+	p := peer.ID("flooder")
+	for i := 1; i < floodRefusals; i++ {
+		if s.refused(p) {
+			t.Fatalf("a flooder after %d refusals, want %d", i, floodRefusals)
+		}
+	}
+	if !s.refused(p) {
+		t.Fatalf("not a flooder after %d refusals in the window", floodRefusals)
+	}
+	if s.refused(p) {
+		t.Fatal("reported a flooder twice")
+	}
+	q := peer.ID("slow")
+	for i := range 3 * floodRefusals {
+		if s.refused(q) {
+			t.Fatalf("refusals %v apart made a flooder at %d", floodWindow/floodRefusals*2, i)
+		}
+		now = now.Add(floodWindow / floodRefusals * 2)
+	}
+}
+
+// A flooder is blocked and disconnected, and not for good.
+func TestFlooderIsBanned(t *testing.T) {
+	m := newTestMesh(t, 2, nil)
+	target, flooder := m.nodes[1], m.nodes[0]
+	for range floodRefusals {
+		target.noteRefused(flooder.ID())
+	}
+	if reason := target.gater.Blocked()[flooder.ID()]; reason != reasonFlood {
+		t.Fatalf("flooder blocked for %q, want %q", reason, reasonFlood)
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if c := target.Host().Network().ConnsToPeer(flooder.ID()); len(c) > 0 {
+			return fmt.Errorf("%d connections to the flooder left", len(c))
+		}
+		return nil
+	})
+	// The ban ends: unblocking for the flood reason lifts it, but not a
+	// block for another reason.
+	target.gater.UnblockIf(flooder.ID(), reasonFlood)
+	if target.gater.IsBlocked(flooder.ID()) {
+		t.Fatal("still blocked after the flood ban was lifted")
+	}
+	target.gater.Block(flooder.ID(), "corrupt blocks")
+	target.gater.UnblockIf(flooder.ID(), reasonFlood)
+	if !target.gater.IsBlocked(flooder.ID()) {
+		t.Fatal("the end of a flood ban lifted a block for corrupt blocks")
+	}
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // Gater is the host's connection gater: it refuses connections to and from
-// blocked peers. Peers are blocked for serving corrupt blocks (for good) and,
-// in tests, to partition the mesh (until Unblock).
+// blocked peers. Peers are blocked for serving corrupt blocks (for good),
+// for flooding this node with requests (for a while) and, in tests, to
+// partition the mesh (until Unblock).
 type Gater struct {
 	mu      sync.RWMutex
 	blocked map[peer.ID]string // peer → reason
@@ -24,6 +25,16 @@ func NewGater() *Gater { return &Gater{blocked: map[peer.ID]string{}} }
 func (g *Gater) Block(p peer.ID, reason string) {
 	g.mu.Lock()
 	g.blocked[p] = reason
+	g.mu.Unlock()
+}
+
+// UnblockIf lets p connect again if it is blocked for reason (and not for
+// another since).
+func (g *Gater) UnblockIf(p peer.ID, reason string) {
+	g.mu.Lock()
+	if g.blocked[p] == reason {
+		delete(g.blocked, p)
+	}
 	g.mu.Unlock()
 }
 

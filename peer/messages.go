@@ -51,6 +51,9 @@ func (n *Node) Channel(proto protocol.ID, handle func(from peer.ID, msg []byte))
 				} else {
 					s.Reset()
 				}
+				if errors.Is(err, errOversized) {
+					n.noteRefused(from)
+				}
 				return
 			}
 			handle(from, msg)

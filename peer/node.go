@@ -377,6 +377,31 @@ func (n *Node) Heal() {
 	n.repair.poke()
 }
 
+// floodBan is how long a flooding peer stays blocked.
+const floodBan = 10 * time.Minute
+
+// reasonFlood is why a flooding peer is blocked.
+const reasonFlood = "flooding requests"
+
+// noteRefused counts a request of p refused here, and bans p once it is
+// flooding (scoreboard.refused).
+func (n *Node) noteRefused(p peer.ID) {
+	if n.scores.refused(p) {
+		n.banFlooder(p)
+	}
+}
+
+// banFlooder blocks p, which keeps sending requests this node refuses
+// (scoreboard.refused), for floodBan, and disconnects it: the streams it
+// opens cost this node CPU before any handler refuses them, so refusing
+// them one by one would leave honest peers waiting.
+func (n *Node) banFlooder(p peer.ID) {
+	n.gater.Block(p, reasonFlood)
+	n.streams.drop(p)
+	_ = n.host.Network().ClosePeer(p)
+	time.AfterFunc(floodBan, func() { n.gater.UnblockIf(p, reasonFlood) })
+}
+
 // reportCorrupt scores p down for a corrupt block and blocks it for good after it served or pushed too many corrupt
 // blocks, and disconnects it.
 func (n *Node) reportCorrupt(p peer.ID) {

@@ -26,6 +26,9 @@ func (n *Node) Serve(proto protocol.ID, handle func(ctx context.Context, from pe
 		req, err := readFrame(bufio.NewReader(s), MaxMessage, nil)
 		if err != nil {
 			s.Reset()
+			if errors.Is(err, errOversized) {
+				n.noteRefused(s.Conn().RemotePeer())
+			}
 			return
 		}
 		_ = s.SetReadDeadline(time.Time{})

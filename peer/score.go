@@ -26,7 +26,20 @@ type peerScore struct {
 	failures     int // consecutive
 	suspectUntil time.Time
 	inflight     int
+	refused      int       // its requests refused here since refusedSince
+	refusedSince time.Time // the start of the flood window they count in
 }
+
+// A peer whose requests this node refuses floodRefusals times within
+// floodWindow is flooding it: block requests over its limit of requests
+// in progress (an honest peer never has more in progress than its stream
+// pool holds, fewer than the limit), and frames over our protocols'
+// limits (which honest peers never send). Malformed requests do not
+// count: a newer peer's request kind looks malformed to an older one.
+const (
+	floodRefusals = 64
+	floodWindow   = 10 * time.Second
+)
 
 func newScoreboard(threshold int, backoff time.Duration, now func() time.Time) *scoreboard {
 	return &scoreboard{now: now, threshold: threshold, backoff: backoff, peers: map[peer.ID]*peerScore{}}
@@ -49,6 +62,21 @@ func (s *scoreboard) corrupt(p peer.ID) bool {
 	ps := s.get(p)
 	ps.corrupt++
 	return ps.corrupt == s.threshold
+}
+
+// refused records a request of p refused here (over its limit, or
+// oversized), and reports whether p has just become a flooder
+// (floodRefusals within floodWindow).
+func (s *scoreboard) refused(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.get(p)
+	now := s.now()
+	if now.Sub(ps.refusedSince) > floodWindow {
+		ps.refused, ps.refusedSince = 0, now
+	}
+	ps.refused++
+	return ps.refused == floodRefusals
 }
 
 // failure records a failed request to p (unreachable, timed out, reset).

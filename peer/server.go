@@ -60,6 +60,7 @@ func (n *Node) serve(s network.Stream) {
 	if !n.inbound.acquire(p) {
 		n.metrics.refused.Inc()
 		s.Reset()
+		n.noteRefused(p)
 		return
 	}
 	defer n.inbound.release(p)
@@ -75,6 +76,9 @@ func (n *Node) serve(s network.Stream) {
 		}
 		if err != nil {
 			s.Reset()
+			if errors.Is(err, errOversized) {
+				n.noteRefused(p)
+			}
 			return
 		}
 		start := n.now()

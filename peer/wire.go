@@ -120,6 +120,9 @@ func writeFrame(w *bufio.Writer, parts ...[]byte) error {
 	return nil
 }
 
+// errOversized marks a frame longer than its kind allows.
+var errOversized = errors.New("oversized frame")
+
 // readFrame reads one frame of at most limit bytes into buf (grown if
 // needed) and returns it. A clean end of stream before the frame is io.EOF.
 func readFrame(r *bufio.Reader, limit int, buf []byte) ([]byte, error) {
@@ -131,7 +134,7 @@ func readFrame(r *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 		return nil, protoErr("frame length: %v", err)
 	}
 	if n > uint64(limit) {
-		return nil, protoErr("frame of %d bytes, limit %d", n, limit)
+		return nil, fmt.Errorf("%w: %w: %d bytes, limit %d", ErrProtocol, errOversized, n, limit)
 	}
 	if uint64(cap(buf)) >= n {
 		buf = buf[:n]
