@@ -9,6 +9,10 @@
 // home and returns once W of them have acknowledged it durable; [Node.Get]
 // asks the home first (hedged, fastest wins), then a wider DHT lookup, and
 // verifies every byte; a repair loop keeps R copies on the current home as
-// peers die and join ([DecideRepair] is its pure core). Only this package and
-// the daemon assembly import go-libp2p.
+// peers die and join ([DecideRepair] is its pure core). A write's blocks go
+// through a [Leaser], which keeps them leased at their holders until the
+// write's operation commits and then releases them at its log index, so
+// that garbage collection (package gc) never takes them in between. Peers
+// that flood this node with refused requests are banned for a while. Only
+// this package and the daemon assembly import go-libp2p.
 package peer
