@@ -83,6 +83,7 @@ type results struct {
 	nativeCat, read, write   []float64 // MB/s
 	statMs, warmRead, hashMB []float64
 	fetch                    []float64  // MB/s, fetch() of the file over HTTP in the page
+	fetch4                   []float64  // MB/s, 4 fetch()es of its quarters at once
 	cpu                      []cpuShare // during the cold reads
 	con                      *console
 	profs                    []*profileSummary
@@ -284,6 +285,13 @@ func measureRead(p *page, readPath string, sum []byte, res *results) (float64, e
 			return 0, fmt.Errorf("fetch() of %s in the page: %d bytes with sha256 %s; the file has %d with %x", readPath, fr.N, got, res.readSize, sum)
 		}
 		res.fetch = append(res.fetch, benchkit.MBps(res.readSize, msDuration(fr.Ms)))
+	}
+	if fr, err := p.timedFetchRanges(readPath, res.readSize, 4); err != nil {
+		benchkit.Logf("4 range fetch()es of %s in the page: %v", readPath, err)
+	} else if fr.N != res.readSize {
+		return 0, fmt.Errorf("4 range fetch()es of %s in the page: %d bytes, the file has %d", readPath, fr.N, res.readSize)
+	} else {
+		res.fetch4 = append(res.fetch4, benchkit.MBps(res.readSize, msDuration(fr.Ms)))
 	}
 
 	// The same file again, now from the page's IndexedDB cache.

@@ -205,6 +205,24 @@ func (p *page) timeWrite(path string) (float64, error) {
 	})()`, path))
 }
 
+// timedFetchRanges times k fetch()es at once of the k ranges of the same
+// file (size bytes) through /api/v0/fs/cat?offset=&length=, with no wasm:
+// whether the browser moves more bytes with several requests in flight
+// than with one. The bytes are not kept; n is their total.
+func (p *page) timedFetchRanges(path string, size int64, k int) (readResult, error) {
+	return evalTimeout[readResult](p.tab, 3*time.Minute, fmt.Sprintf(`(async () => {
+		const size = %d, k = %d, part = Math.ceil(size / k);
+		const t0 = performance.now();
+		const lens = await Promise.all(Array.from({length: k}, async (_, i) => {
+			const off = i * part, len = Math.max(0, Math.min(part, size - off));
+			const r = await fetch("/api/v0/fs/cat?arg=" + encodeURIComponent(%q) + "&offset=" + off + "&length=" + len, {cache: "no-store"});
+			if (!r.ok) throw new Error("fetch: HTTP " + r.status);
+			return (await r.arrayBuffer()).byteLength;
+		}));
+		return {ms: performance.now() - t0, n: lens.reduce((a, b) => a + b, 0)};
+	})()`, size, k, path))
+}
+
 // timedFetch times fetch() of the same file from the daemon that served
 // the page, through its HTTP API (/api/v0/fs/cat): the browser's own
 // network path with no wasm in it, for comparison. It keeps the bytes for

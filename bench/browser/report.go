@@ -43,6 +43,9 @@ func report(w io.Writer, loads, rounds int, r *results) {
 	if len(r.fetch) > 0 {
 		fmt.Fprintf(tw, "  read: fetch() of the file over HTTP in the page (no wasm)\t%.1f MB/s\n", benchkit.Median(r.fetch))
 	}
+	if len(r.fetch4) > 0 {
+		fmt.Fprintf(tw, "  read: 4 fetch()es of its quarters at once (no wasm)\t%.1f MB/s\n", benchkit.Median(r.fetch4))
+	}
 	fmt.Fprintf(tw, "  read: sha256 in the page (crypto.subtle, untimed)\t%.0f MB/s\n", benchkit.Median(r.hashMB))
 	if len(r.cpu) > 0 {
 		var rend, chr, dmn, oth []float64
