@@ -121,10 +121,16 @@ func (s *DiskStore) holds(p string, data []byte) (bool, error) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(got[:n], data) {
 		return false, nil // not the same bytes: the caller writes them anew
 	}
+	return true, s.written(f)
+}
+
+// written hands f, just written, to the syncer; a cache store
+// (OpenCacheStore) syncs nothing.
+func (s *DiskStore) written(f *os.File) error {
 	if s.opts.volatile {
-		return true, nil
+		return nil
 	}
-	return true, s.syncer.written(f)
+	return s.syncer.written(f)
 }
 
 // writeTemp writes data to a new temporary file beside final (named by
@@ -154,10 +160,8 @@ func (s *DiskStore) writeTemp(final, tmpPattern string, data []byte) (name strin
 	if _, err = f.Write(data); err != nil {
 		return "", err
 	}
-	if !s.opts.volatile {
-		if err = s.syncer.written(f); err != nil {
-			return "", err
-		}
+	if err = s.written(f); err != nil {
+		return "", err
 	}
 	if err = f.Close(); err != nil {
 		return "", err

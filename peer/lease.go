@@ -16,9 +16,10 @@ import (
 	"meshfs/gc"
 )
 
-// ErrLeaseShort is returned by [Leaser.Done] when some of a write's blocks
-// are held by fewer than W of the peers they were pushed to: the write's
-// operation may have committed, but its content may not last.
+// ErrLeaseShort is returned by [Leaser.Committed] and [Leaser.Keep] when
+// some of a write's blocks are held by fewer than W of the peers they were
+// pushed to: the write's operation may have committed, but its content may
+// not last.
 var ErrLeaseShort = errors.New("peer: blocks held by fewer than the write quorum")
 
 // Leaser is the content.BlockPutter of one write: it pushes each block as

@@ -215,8 +215,8 @@ func (a *api) add(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	if err := leaser.Committed(ctx, commit.Index); err != nil {
-		apiError(w, fmt.Errorf("%w: add %s: pinned, but its content may be lost: %w", member.ErrUnknownOutcome, root.CID, err))
+	if err := nslink.EndWrite(ctx, leaser, commit, nil, "the pin of add "+root.CID.String()); err != nil {
+		apiError(w, err)
 		return
 	}
 	res.Pinned = true

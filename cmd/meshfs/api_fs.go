@@ -18,7 +18,7 @@ import (
 	"meshfs/content"
 	"meshfs/member"
 	"meshfs/namespace"
-	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
 )
 
 // The namespace's HTTP API, under /api/v0/fs/. Paths are in ?arg= (two
@@ -556,12 +556,7 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := a.nsContext(r)
 		c, err := a.ns.Do(ctx, op)
 		cancel()
-		if err == nil {
-			err = committedContent(r.Context(), leaser, c, p)
-		} else {
-			leaser.Done()
-		}
-		if err != nil {
+		if err = nslink.EndWrite(r.Context(), leaser, c, err, "write "+p); err != nil {
 			fsError(w, err)
 			return
 		}
@@ -584,17 +579,6 @@ func (a *api) fsWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		return content.WriteAt(ctx, a.node, dst, old, at, data, content.ImportOptions{})
 	})
-}
-
-// committedContent releases the blocks of a write whose operation has
-// committed (c): an error, whose outcome for the caller is unknown, if
-// its content is no longer held by a write quorum (the change is in the
-// tree, but its content may not last).
-func committedContent(ctx context.Context, l *meshpeer.Leaser, c member.Commit, p string) error {
-	if err := l.Committed(ctx, c.Index); err != nil {
-		return fmt.Errorf("%w: write %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, p, err)
-	}
-	return nil
 }
 
 // maxEditAttempts bounds how often an edit starts again because the file
@@ -659,11 +643,7 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request, op, p string, mode fs
 		set := namespace.SetContent{Path: p, CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 			Mtime: a.now().UnixNano(), Prev: old, IfEmpty: !old.Defined()}
 		c, err := a.ns.Do(ctx, set)
-		if err == nil {
-			err = committedContent(ctx, leaser, c, p)
-		} else {
-			leaser.Done()
-		}
+		err = nslink.EndWrite(ctx, leaser, c, err, op+" "+p)
 		if errors.Is(err, namespace.ErrConflict) {
 			continue
 		}

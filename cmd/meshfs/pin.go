@@ -15,6 +15,7 @@ import (
 	"meshfs/member"
 	"meshfs/namespace"
 	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
 )
 
 const apiPin = "/api/v0/pin/"
@@ -64,14 +65,7 @@ func (a *api) pin(ctx context.Context, label string, c cid.Cid, l *meshpeer.Leas
 		return member.Commit{}, fmt.Errorf("pin %s: %w", c, err)
 	}
 	commit, err := a.ns.Do(ctx, op)
-	if err != nil {
-		l.Done()
-		return commit, err
-	}
-	if err := l.Committed(ctx, commit.Index); err != nil {
-		return commit, fmt.Errorf("%w: pin %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, c, err)
-	}
-	return commit, nil
+	return commit, nslink.EndWrite(ctx, l, commit, err, "pin "+c.String())
 }
 
 // pinAdd serves POST /api/v0/pin/add?arg=CID[&name=LABEL].

@@ -12,6 +12,7 @@ import (
 	"meshfs/member"
 	"meshfs/namespace"
 	meshpeer "meshfs/peer"
+	"meshfs/peer/nslink"
 )
 
 // WriteOptions tune WriteFile.
@@ -45,14 +46,7 @@ func (n *Node) WriteFile(ctx context.Context, p string, r io.Reader, opts WriteO
 		Path: p, Perm: 0o644, Mtime: time.Now().UnixNano(),
 		CID: root.CID, Size: root.FileSize, Tsize: root.Tsize,
 	})
-	if err != nil {
-		leaser.Done()
-		return c, err
-	}
-	if err := leaser.Committed(ctx, c.Index); err != nil {
-		return c, fmt.Errorf("%w: write %s committed, but its content may be lost: %w", member.ErrUnknownOutcome, p, err)
-	}
-	return c, nil
+	return c, nslink.EndWrite(ctx, leaser, c, err, "write "+p)
 }
 
 // leasedBlocks pushes a write's blocks through its Leaser and keeps them
